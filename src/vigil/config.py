@@ -1,0 +1,52 @@
+"""Settings from the environment (``VIGIL_*``) and an optional ``vigil.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def check_timezone(name: str) -> str:
+    """Return ``name`` if it is a known IANA zone, else raise ``ValueError``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``VIGIL_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    db: str = Field("./vigil.duckdb", description="DuckDB path or database URL")
+    default_timezone: str = Field("UTC", description="zone of sources with no setting")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    upload_dir: str = Field("./vigil-uploads", description="where uploads are spooled")
+    csv_block_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="CSV read block")
+    duckdb_memory_limit: str = Field("512MB", description="DuckDB memory_limit setting")
+    group_commit_max: int = Field(64, ge=1, description="writes merged into one commit")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``vigil.toml`` (if present), then the environment, then overrides."""
+    path = toml_path or Path("vigil.toml")
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        file_values = tomllib.loads(path.read_text(encoding="utf-8")).get("vigil", {})
+    env_settings = Settings()
+    explicit = env_settings.model_dump(exclude_unset=True)
+    merged = {**file_values, **explicit, **overrides}
+    return Settings(**merged)

@@ -1,0 +1,1 @@
+"""Ingestion: files (CSV, NDJSON, Parquet), HTTP payloads, and the shared finalising step."""

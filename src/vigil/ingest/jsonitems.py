@@ -1,0 +1,90 @@
+"""JSON events (HTTP bodies, NDJSON lines) validated into staging rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+from pydantic import ValidationError
+
+from vigil.ingest.reasons import reason_message
+from vigil.ingest.staging import staged_from_rows
+from vigil.model import EventIn, RejectedItem
+
+_ERROR_SUFFIX = {
+    "missing": "missing",
+    "less_than_equal": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "string_pattern_mismatch": "invalid",
+    "string_too_long": "too_long",
+}
+_FIELD_NAMES = {"subject_id": "person_id"}
+
+
+class PayloadError(ValueError):
+    """A request body that is neither JSON nor NDJSON."""
+
+
+def parse_payload(body: bytes) -> list[tuple[int, Any]]:
+    """Items of a body holding one event, a JSON array, or NDJSON; ``(index, item)`` pairs.
+
+    NDJSON lines that are not JSON come back as ``(index, PayloadError)``.
+    """
+    text = body.decode("utf-8-sig", errors="strict").strip()
+    if not text:
+        raise PayloadError("the request body is empty")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        return list(enumerate(_ndjson_items(text.splitlines())))
+    return list(enumerate(whole if isinstance(whole, list) else [whole]))
+
+
+def _ndjson_items(lines: Iterable[str]) -> Iterable[Any]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield PayloadError(f"not JSON: {exc.msg} at column {exc.colno}")
+
+
+def validate_items(items: list[tuple[int, Any]]) -> tuple[pa.Table, list[RejectedItem]]:
+    """Staging rows of the valid items, and a rejection for each invalid one."""
+    rows: list[dict[str, Any]] = []
+    rejected: list[RejectedItem] = []
+    for ref, item in items:
+        if isinstance(item, PayloadError):
+            rejected.append(RejectedItem(index=ref, field="row", reason="invalid_json",
+                                         message=str(item)))
+            continue
+        if not isinstance(item, dict):
+            rejected.append(RejectedItem(index=ref, field="row", reason="invalid_json",
+                                         message=reason_message("invalid_json")))
+            continue
+        try:
+            event = EventIn.model_validate(item)
+        except ValidationError as exc:
+            rejected.append(_rejection(ref, exc))
+            continue
+        row = event.staged_row()
+        row["row_ref"] = ref
+        rows.append(row)
+    return staged_from_rows(rows), rejected
+
+
+def _rejection(ref: int, exc: ValidationError) -> RejectedItem:
+    error = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in error["loc"]]
+    message = error["msg"].removeprefix("Value error, ")
+    if not loc and "person_id" in message:
+        return RejectedItem(index=ref, field="person_id", reason="person_id_missing",
+                            message=message)
+    field = _FIELD_NAMES.get(loc[0], loc[0]) if loc else "row"
+    suffix = _ERROR_SUFFIX.get(error["type"], "invalid")
+    where = ".".join(loc) if loc else "event"
+    return RejectedItem(index=ref, field=field, reason=f"{field}_{suffix}",
+                        message=f"{where}: {message}")

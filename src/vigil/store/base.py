@@ -1,0 +1,131 @@
+"""The store interface every backend (DuckDB, PostgreSQL) satisfies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+# Columns of a finalised batch handed to ``insert_events``, in order.
+EVENT_INPUT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("source_id", pa.string()),
+        ("event_type", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("labels", pa.list_(pa.string())),
+        ("confidence", pa.float64()),
+        ("model_id", pa.string()),
+        ("frame_id", pa.int64()),
+        ("subject_id", pa.string()),
+        ("zone", pa.string()),
+        ("state", pa.string()),
+        ("detections", pa.string()),
+        ("attributes", pa.string()),
+    ]
+)
+
+HOURLY_KEY = ("source_id", "event_type", "label", "local_date", "local_hour")
+ALL_LABELS = "*"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Filters of the event listing; every field is optional."""
+
+    source_id: str | None = None
+    event_type: str | None = None
+    label: str | None = None
+    subject_id: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events and the cursor of the next page (``None`` at the end)."""
+
+    events: list[dict[str, Any]]
+    next_cursor: tuple[dt.datetime, str] | None
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A source (camera or entity) with its setting and activity."""
+
+    source_id: str
+    timezone: str
+    event_count: int = 0
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+
+
+@dataclass
+class UploadState:
+    """Progress of a background upload."""
+
+    upload_id: str
+    filename: str
+    status: str
+    bytes_total: int = 0
+    bytes_done: int = 0
+    rows_read: int = 0
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """Storage of the event log and the state around it."""
+
+    url: str
+    default_timezone: str
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group several writes into one commit (re-entrant)."""
+        ...
+
+    def insert_events(self, batch: pa.Table) -> int:
+        """Insert a finalised batch; returns how many rows were new."""
+        ...
+
+    def count_events(self) -> int: ...
+
+    def list_events(self, flt: EventFilter, cursor: tuple[dt.datetime, str] | None,
+                    limit: int) -> EventPage: ...
+
+    def iter_event_ids(self) -> Iterator[str]: ...
+
+    def hourly_counts(self, source_id: str | None = None) -> pa.Table: ...
+
+    def hourly_counts_from_events(self, source_id: str | None = None) -> pa.Table: ...
+
+    def rebuild_hourly_counts(self, source_id: str | None = None) -> int: ...
+
+    def list_sources(self) -> list[SourceInfo]: ...
+
+    def get_source(self, source_id: str) -> SourceInfo | None: ...
+
+    def source_timezones(self) -> dict[str, str]: ...
+
+    def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo: ...
+
+    def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None: ...
+
+    def find_api_key(self, key_hash: str) -> tuple[str, str] | None: ...
+
+    def count_api_keys(self) -> int: ...
+
+    def list_api_keys(self) -> list[dict[str, Any]]: ...
+
+    def save_upload(self, state: UploadState) -> None: ...
+
+    def get_upload(self, upload_id: str) -> UploadState | None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,282 @@
+"""The embedded store: one DuckDB file, written by one connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from vigil.duck import arrow, first_row, scalar
+from vigil.store.base import (
+    EVENT_INPUT_SCHEMA,
+    EventFilter,
+    EventPage,
+    SourceInfo,
+    UploadState,
+)
+from vigil.store.migrations.runner import upgrade
+from vigil.store.sql import (
+    DUCKDB,
+    EVENT_COLUMNS,
+    SOURCE_SUMMARY,
+    add_hourly_counts,
+    hourly_rollup,
+    local_time_assignments,
+    local_time_columns,
+)
+
+
+class StoreBusyError(RuntimeError):
+    """The database file is held by another process (usually a running ``vigil serve``)."""
+
+
+class DuckDBStore:
+    """Event log and state in a DuckDB file.
+
+    Writes go through the one connection this object owns (callers serialise them, see
+    :class:`vigil.writer.Writer`); reads use short-lived cursors, which see committed data.
+    """
+
+    def __init__(self, path: str | Path, default_timezone: str = "UTC",
+                 memory_limit: str = "512MB") -> None:
+        self.path = Path(path)
+        self.url = str(self.path)
+        self.default_timezone = default_timezone
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            upgrade(f"duckdb:///{self.path.resolve()}")
+            self._con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit})
+        except duckdb.IOException as exc:
+            raise StoreBusyError(
+                f"cannot open {self.path}: it is in use by another process "
+                "(stop `vigil serve` or use its HTTP API)"
+            ) from exc
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the enclosed writes in one transaction; nested uses join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._con.execute("BEGIN TRANSACTION")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _read(self) -> duckdb.DuckDBPyConnection:
+        cursor = self._con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
+    # -- events -----------------------------------------------------------------------------
+    def insert_events(self, batch: pa.Table) -> int:
+        """Insert new events and add exactly those to the hourly counts, in one transaction."""
+        if batch.num_rows == 0:
+            return 0
+        staged = batch.select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
+        with self.transaction():
+            con = self._con
+            con.register("staged_batch", staged)
+            try:
+                batch_no = scalar(con, "SELECT nextval('ingest_batch_seq')")
+                con.execute(
+                    "INSERT INTO sources SELECT DISTINCT source_id, ?, now() FROM staged_batch "
+                    "ON CONFLICT DO NOTHING",
+                    [self.default_timezone],
+                )
+                inserted = scalar(
+                    con,
+                    f"""INSERT INTO events
+                        SELECT b.event_id, b.source_id, b.event_type, b.ts, b.labels,
+                               b.confidence, b.model_id, b.frame_id, b.subject_id, b.zone,
+                               b.state, b.detections, b.attributes,
+                               {local_time_columns("b.ts", "s.timezone")}, now(), ?
+                        FROM staged_batch b JOIN sources s USING (source_id)
+                        ON CONFLICT DO NOTHING""",
+                    [batch_no],
+                )
+                if inserted:
+                    con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"), [batch_no])
+            finally:
+                con.unregister("staged_batch")
+        return int(inserted)
+
+    def count_events(self) -> int:
+        return int(scalar(self._read(), "SELECT count(*) FROM events"))
+
+    def list_events(self, flt: EventFilter, cursor: tuple[dt.datetime, str] | None,
+                    limit: int) -> EventPage:
+        where, params = _event_where(flt, cursor)
+        rows = self._read().execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} "
+            "ORDER BY ts, event_id LIMIT ?",
+            [*params, limit + 1],
+        )
+        names = [d[0] for d in rows.description]  # type: ignore[union-attr]
+        records = [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+        for record in records:
+            for key in ("detections", "attributes"):
+                if record[key] is not None:
+                    record[key] = json.loads(record[key])
+        more = len(records) > limit
+        records = records[:limit]
+        nxt = (records[-1]["ts"], records[-1]["event_id"]) if more else None
+        return EventPage(events=records, next_cursor=nxt)
+
+    def iter_event_ids(self) -> Iterator[str]:
+        result = self._read().execute("SELECT event_id FROM events ORDER BY event_id")
+        while chunk := result.fetchmany(10_000):
+            yield from (row[0] for row in chunk)
+
+    # -- hourly counts ------------------------------------------------------------------------
+    def hourly_counts(self, source_id: str | None = None) -> pa.Table:
+        where, params = _source_where(source_id)
+        return arrow(self._read(), f"SELECT * FROM hourly_counts WHERE {where} ORDER BY ALL",
+                     params)
+
+    def hourly_counts_from_events(self, source_id: str | None = None) -> pa.Table:
+        where, params = _source_where(source_id)
+        return arrow(self._read(), f"SELECT * FROM ({hourly_rollup(DUCKDB, where)}) ORDER BY ALL",
+                     params)
+
+    def rebuild_hourly_counts(self, source_id: str | None = None) -> int:
+        """Recompute the hourly counts from the event log; returns the rows written."""
+        where, params = _source_where(source_id)
+        with self.transaction():
+            self._con.execute(f"DELETE FROM hourly_counts WHERE {where}", params)
+            self._con.execute(add_hourly_counts(DUCKDB, where), params)
+            written = scalar(self._con, f"SELECT count(*) FROM hourly_counts WHERE {where}",
+                             params)
+        return int(written)
+
+    # -- sources ------------------------------------------------------------------------------
+    def list_sources(self) -> list[SourceInfo]:
+        rows = self._read().execute(f"{SOURCE_SUMMARY} ORDER BY s.source_id").fetchall()
+        return [SourceInfo(*row) for row in rows]
+
+    def get_source(self, source_id: str) -> SourceInfo | None:
+        row = first_row(self._read(), f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+        return SourceInfo(*row) if row else None
+
+    def source_timezones(self) -> dict[str, str]:
+        return dict(self._read().execute("SELECT source_id, timezone FROM sources").fetchall())
+
+    def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo:
+        """Set a source's zone; its events' local columns and hourly counts are re-derived."""
+        with self.transaction():
+            con = self._con
+            con.execute(
+                "INSERT INTO sources VALUES (?, ?, now()) "
+                "ON CONFLICT (source_id) DO UPDATE SET timezone = excluded.timezone",
+                [source_id, timezone],
+            )
+            con.execute(
+                f"UPDATE events SET {local_time_assignments('ts', '?')} WHERE source_id = ?",
+                [timezone, timezone, timezone, source_id],
+            )
+            self.rebuild_hourly_counts(source_id)
+        info = self.get_source(source_id)
+        assert info is not None
+        return info
+
+    # -- API keys -------------------------------------------------------------------------------
+    def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:
+        with self.transaction():
+            self._con.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, now())", [key_id, key_hash, scope, name]
+            )
+
+    def find_api_key(self, key_hash: str) -> tuple[str, str] | None:
+        row = first_row(self._read(), "SELECT key_id, scope FROM api_keys WHERE key_hash = ?",
+                        [key_hash])
+        return (row[0], row[1]) if row else None
+
+    def count_api_keys(self) -> int:
+        return int(scalar(self._read(), "SELECT count(*) FROM api_keys"))
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        rows = self._read().execute(
+            "SELECT key_id, scope, name, created_at FROM api_keys ORDER BY created_at"
+        ).fetchall()
+        return [dict(zip(("key_id", "scope", "name", "created_at"), r, strict=True)) for r in rows]
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def save_upload(self, state: UploadState) -> None:
+        report = json.dumps(state.report) if state.report is not None else None
+        with self.transaction():
+            self._con.execute(
+                """INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), now())
+                   ON CONFLICT (upload_id) DO UPDATE SET status = excluded.status,
+                     bytes_total = excluded.bytes_total, bytes_done = excluded.bytes_done,
+                     rows_read = excluded.rows_read, report = excluded.report,
+                     error = excluded.error, updated_at = excluded.updated_at""",
+                [state.upload_id, state.filename, state.status, state.bytes_total,
+                 state.bytes_done, state.rows_read, report, state.error],
+            )
+
+    def get_upload(self, upload_id: str) -> UploadState | None:
+        row = first_row(
+            self._read(),
+            "SELECT upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
+            "error, created_at, updated_at FROM uploads WHERE upload_id = ?",
+            [upload_id],
+        )
+        if row is None:
+            return None
+        report = json.loads(row[6]) if row[6] is not None else None
+        return UploadState(*row[:6], report, *row[7:])  # type: ignore[misc]
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _source_where(source_id: str | None) -> tuple[str, list[Any]]:
+    return ("source_id = ?", [source_id]) if source_id else ("TRUE", [])
+
+
+def _event_where(flt: EventFilter, cursor: tuple[dt.datetime, str] | None
+                 ) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
+    for column, value in (("source_id", flt.source_id), ("event_type", flt.event_type),
+                          ("subject_id", flt.subject_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if flt.label is not None:
+        clauses.append(DUCKDB.label_match)
+        params.append(flt.label)
+    if flt.start is not None:
+        clauses.append("ts >= ?")
+        params.append(flt.start)
+    if flt.end is not None:
+        clauses.append("ts < ?")
+        params.append(flt.end)
+    if cursor is not None:
+        clauses.append("(ts > ? OR (ts = ? AND event_id > ?))")
+        params.extend([cursor[0], cursor[0], cursor[1]])
+    return " AND ".join(clauses), params

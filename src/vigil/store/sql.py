@@ -1,0 +1,99 @@
+"""SQL shared by the DuckDB and PostgreSQL stores.
+
+Dialect differences are confined to :class:`Dialect`; everything else here is plain SQL that
+both engines run unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.store.base import ALL_LABELS, HOURLY_KEY
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few expressions that differ between engines."""
+
+    name: str
+    label_match: str  # predicate: events.labels contains the bound label
+    append_all_label: str  # labels plus the all-labels marker
+
+
+DUCKDB = Dialect(
+    name="duckdb",
+    label_match="list_contains(labels, ?)",
+    append_all_label=f"list_append(labels, '{ALL_LABELS}')",
+)
+
+POSTGRES = Dialect(
+    name="postgresql",
+    label_match="%s = ANY(labels)",
+    append_all_label=f"array_append(labels, '{ALL_LABELS}'::text)",
+)
+
+EVENT_COLUMNS = (
+    "event_id, source_id, event_type, ts, labels, confidence, model_id, frame_id, "
+    "subject_id, zone, state, detections, attributes, local_date, local_hour, local_weekday, "
+    "ingested_at"
+)
+
+_KEY = ", ".join(HOURLY_KEY)
+
+
+LOCAL_TIME_COLUMNS = ("local_date", "local_hour", "local_weekday")
+
+
+def local_time_exprs(ts: str, zone: str) -> tuple[str, str, str]:
+    """Expressions for ``local_date, local_hour, local_weekday`` (0 = Monday) of ``ts``."""
+    local = f"timezone({zone}, {ts})"
+    return (
+        f"CAST({local} AS DATE)",
+        f"CAST(extract(hour FROM {local}) AS SMALLINT)",
+        f"CAST(extract(isodow FROM {local}) - 1 AS SMALLINT)",
+    )
+
+
+def local_time_columns(ts: str, zone: str) -> str:
+    """The local-time expressions as a select list."""
+    return ", ".join(local_time_exprs(ts, zone))
+
+
+def local_time_assignments(ts: str, zone: str) -> str:
+    """``SET`` list re-deriving the local-time columns."""
+    pairs = zip(LOCAL_TIME_COLUMNS, local_time_exprs(ts, zone), strict=True)
+    return ", ".join(f"{column} = {expr}" for column, expr in pairs)
+
+
+def hourly_rollup(dialect: Dialect, where: str) -> str:
+    """SELECT of hourly counts over the events matching ``where``."""
+    return f"""
+        SELECT {_KEY}, count(*) AS event_count,
+               coalesce(sum(confidence), 0) AS confidence_sum,
+               count(confidence) AS confidence_count
+        FROM (SELECT source_id, event_type, local_date, local_hour, confidence,
+                     unnest({dialect.append_all_label}) AS label
+              FROM events WHERE {where}) AS exploded
+        GROUP BY {_KEY}
+    """
+
+
+def add_hourly_counts(dialect: Dialect, where: str) -> str:
+    """Add the hourly counts of the events matching ``where`` to the table."""
+    return f"""
+        INSERT INTO hourly_counts ({_KEY}, event_count, confidence_sum, confidence_count)
+        {hourly_rollup(dialect, where)}
+        ON CONFLICT ({_KEY}) DO UPDATE SET
+            event_count = hourly_counts.event_count + excluded.event_count,
+            confidence_sum = hourly_counts.confidence_sum + excluded.confidence_sum,
+            confidence_count = hourly_counts.confidence_count + excluded.confidence_count
+    """
+
+
+SOURCE_SUMMARY = """
+    SELECT s.source_id, s.timezone, coalesce(a.n, 0), a.first_seen, a.last_seen
+    FROM sources s LEFT JOIN (
+        SELECT source_id, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+        FROM events GROUP BY source_id
+    ) a USING (source_id)
+"""
