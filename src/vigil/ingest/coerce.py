@@ -1,15 +1,10 @@
-"""Turn a table of text columns (CSV, Parquet) into the staging schema, one SQL pass.
+"""Turn a table of text columns (CSV, Parquet) into staging rows, as one SQL query.
 
 Every row keeps its line reference; the first problem found names the rejection reason.
 """
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from vigil.duck import arrow
-from vigil.ingest.compute import compute_connection
-from vigil.ingest.staging import STAGED_SCHEMA
 from vigil.model import EVENT_TYPE_PATTERN, MAX_ID_LENGTH
 from vigil.timeparse import sql_literal
 
@@ -18,77 +13,89 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _text(fields: dict[str, str], key: str) -> str:
-    column = fields.get(key)
-    return f"nullif(trim({_q(column)}), '')" if column else "CAST(NULL AS VARCHAR)"
+TEXT_FIELDS = ("event_id", "source_id", "event_type", "timestamp", "label", "labels",
+               "confidence", "model_id", "frame_id", "subject_id", "zone", "state", "detections")
+
+
+def _trimmed(fields: dict[str, str]) -> str:
+    """Select list with each known field trimmed once, empty text as NULL."""
+    parts = []
+    for key in TEXT_FIELDS:
+        column = fields.get(key)
+        value = f"nullif(trim({_q(column)}), '')" if column else "CAST(NULL AS VARCHAR)"
+        parts.append(f"lower({value}) AS {key}" if key == "event_type" else f"{value} AS {key}")
+    return ", ".join(parts)
 
 
 def _labels_sql(fields: dict[str, str]) -> str:
-    cells = f"concat_ws('|', {_text(fields, 'labels')}, {_text(fields, 'label')})"
-    split = (f"list_transform(string_split_regex({cells}, '[|;,]'), lambda x: lower(trim(x)))")
-    det = _text(fields, "detections")
-    from_det = "[]::VARCHAR[]"
+    """Distinct lower-case labels from ``label``/``labels`` cells and the detections JSON."""
+    cells = "concat_ws('|', t.labels, t.label)"
+    split = (
+        f"CASE WHEN {cells} = '' THEN []::VARCHAR[] "
+        f"WHEN NOT regexp_matches({cells}, '[|;,]') THEN [lower({cells})] "
+        f"ELSE list_transform(string_split_regex({cells}, '[|;,]'), lambda x: lower(trim(x))) "
+        "END"
+    )
     if "detections" in fields:
+        det = "t.detections"
         from_det = (
             f"CASE WHEN json_valid({det}) AND json_type({det}) = 'ARRAY' THEN list_concat("
             f"CAST(json_extract_string({det}, '$[*].label') AS VARCHAR[]), "
             f"CAST(json_extract_string({det}, '$[*].class') AS VARCHAR[])) "
             "ELSE []::VARCHAR[] END"
         )
-    merged = f"list_concat({split}, list_transform({from_det}, lambda x: lower(trim(x))))"
-    return (f"list_sort(list_distinct(list_filter({merged}, "
+        split = f"list_concat({split}, list_transform({from_det}, lambda x: lower(trim(x))))"
+    return (f"list_sort(list_distinct(list_filter({split}, "
             "lambda x: x IS NOT NULL AND x <> '' AND x <> '*')))")
 
 
+def _attr(column: str) -> str:
+    return _q(f"attr:{column}")
+
+
 def _attributes_sql(attribute_columns: list[str]) -> str:
+    """A JSON object of the extra columns (keys sorted), NULL when every cell is empty."""
     if not attribute_columns:
         return "CAST(NULL AS VARCHAR)"
-    entries = ", ".join(
-        f"{{'k': {sql_literal(c)}, 'v': nullif(trim({_q(c)}), '')}}"
-        for c in sorted(attribute_columns)
-    )
-    kept = f"list_filter([{entries}], lambda x: x.v IS NOT NULL)"
-    return (f"CASE WHEN len({kept}) = 0 THEN NULL "
-            f"ELSE CAST(to_json(map_from_entries({kept})) AS VARCHAR) END")
+    ordered = sorted(attribute_columns)
+    pairs = ", ".join(f"{sql_literal(c)}, t.{_attr(c)}" for c in ordered)
+    any_set = " OR ".join(f"t.{_attr(c)} IS NOT NULL" for c in ordered)
+    return f"CASE WHEN {any_set} THEN CAST(json_object({pairs}) AS VARCHAR) END"
+
+
+def _attribute_columns(attribute_columns: list[str]) -> str:
+    return "".join(f", {_q(c)} AS {_attr(c)}" for c in attribute_columns)
 
 
 def coerce_sql(fields: dict[str, str], attribute_columns: list[str]) -> str:
-    """The SELECT turning the registered ``raw`` table into staging rows."""
-    src, etype = _text(fields, "source_id"), f"lower({_text(fields, 'event_type')})"
-    subject, conf = _text(fields, "subject_id"), _text(fields, "confidence")
-    frame, det = _text(fields, "frame_id"), _text(fields, "detections")
-    event_id, model_id = _text(fields, "event_id"), _text(fields, "model_id")
+    """A SELECT turning the text table registered as ``raw`` into staging rows."""
     reason = f"""CASE
-        WHEN {src} IS NULL THEN 'source_id_missing'
-        WHEN length({src}) > {MAX_ID_LENGTH} THEN 'source_id_too_long'
-        WHEN {etype} IS NULL THEN 'event_type_missing'
-        WHEN NOT regexp_full_match({etype}, {sql_literal(EVENT_TYPE_PATTERN)})
+        WHEN t.source_id IS NULL THEN 'source_id_missing'
+        WHEN length(t.source_id) > {MAX_ID_LENGTH} THEN 'source_id_too_long'
+        WHEN t.event_type IS NULL THEN 'event_type_missing'
+        WHEN t.event_type NOT IN ('detection', 'entry', 'exit', 'state', 'motion')
+             AND NOT regexp_full_match(t.event_type, {sql_literal(EVENT_TYPE_PATTERN)})
             THEN 'event_type_invalid'
-        WHEN length({event_id}) > {MAX_ID_LENGTH} THEN 'event_id_too_long'
-        WHEN length({model_id}) > {MAX_ID_LENGTH} THEN 'model_id_too_long'
-        WHEN {etype} IN ('entry', 'exit') AND {subject} IS NULL THEN 'person_id_missing'
-        WHEN {conf} IS NOT NULL AND try_cast({conf} AS DOUBLE) IS NULL
+        WHEN length(t.event_id) > {MAX_ID_LENGTH} THEN 'event_id_too_long'
+        WHEN length(t.model_id) > {MAX_ID_LENGTH} THEN 'model_id_too_long'
+        WHEN t.event_type IN ('entry', 'exit') AND t.subject_id IS NULL
+            THEN 'person_id_missing'
+        WHEN t.confidence IS NOT NULL AND t.confidence_value IS NULL
             THEN 'confidence_invalid'
-        WHEN NOT (try_cast({conf} AS DOUBLE) BETWEEN 0 AND 1) THEN 'confidence_out_of_range'
-        WHEN {frame} IS NOT NULL AND try_cast({frame} AS BIGINT) IS NULL THEN 'frame_id_invalid'
-        WHEN {det} IS NOT NULL AND NOT json_valid({det}) THEN 'detections_invalid'
+        WHEN NOT (t.confidence_value BETWEEN 0 AND 1) THEN 'confidence_out_of_range'
+        WHEN t.frame_id IS NOT NULL AND t.frame_value IS NULL THEN 'frame_id_invalid'
+        WHEN t.detections IS NOT NULL AND NOT json_valid(t.detections)
+            THEN 'detections_invalid'
         END"""
-    return f"""SELECT row_ref, {reason} AS pre_reason, {event_id} AS event_id,
-        {src} AS source_id, {etype} AS event_type, {_text(fields, 'timestamp')} AS "timestamp",
-        {_labels_sql(fields)} AS labels, try_cast({conf} AS DOUBLE) AS confidence,
-        {model_id} AS model_id, try_cast({frame} AS BIGINT) AS frame_id,
-        {subject} AS subject_id, {_text(fields, 'zone')} AS zone,
-        {_text(fields, 'state')} AS state,
-        CASE WHEN json_valid({det}) THEN {det} END AS detections,
-        {_attributes_sql(attribute_columns)} AS attributes
-        FROM raw"""
-
-
-def coerce(raw: pa.Table, fields: dict[str, str], attribute_columns: list[str]) -> pa.Table:
-    """Staging rows from ``raw`` (text columns plus an int64 ``row_ref``)."""
-    con = compute_connection()
-    con.register("raw", raw)
-    try:
-        return arrow(con, coerce_sql(fields, attribute_columns)).cast(STAGED_SCHEMA)
-    finally:
-        con.unregister("raw")
+    return f"""WITH t AS (
+            SELECT row_ref, {_trimmed(fields)}{_attribute_columns(attribute_columns)} FROM raw
+        ), typed AS (
+            SELECT *, try_cast(confidence AS DOUBLE) AS confidence_value,
+                   try_cast(frame_id AS BIGINT) AS frame_value FROM t
+        )
+        SELECT t.row_ref, {reason} AS pre_reason, t.event_id, t.source_id, t.event_type,
+            t.timestamp, {_labels_sql(fields)} AS labels, t.confidence_value AS confidence,
+            t.model_id, t.frame_value AS frame_id, t.subject_id, t.zone, t.state,
+            CASE WHEN json_valid(t.detections) THEN t.detections END AS detections,
+            {_attributes_sql(attribute_columns)} AS attributes
+        FROM typed AS t"""

@@ -105,24 +105,29 @@ def _blocks(fh: BinaryIO, ncols: int, offset: int, lines_before: int,
 
 
 def _last_record_end(buf: bytes) -> int:
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    inside = np.cumsum(arr == _QUOTE) & 1
-    ends = np.flatnonzero((arr == _NL) & (inside == 0))
-    return int(ends[-1]) if ends.size else -1
+    """Offset of the last newline outside quotes (-1 when there is none)."""
+    end = buf.rfind(b"\n")
+    while end >= 0 and buf.count(b'"', 0, end) % 2:
+        end = buf.rfind(b"\n", 0, end)
+    return end
 
 
 def _records(body: bytes, lines_before: int) -> _Records:
     arr = np.frombuffer(body, dtype=np.uint8)
-    outside = (np.cumsum(arr == _QUOTE) & 1) == 0
-    terminators = np.flatnonzero((arr == _NL) & outside)
+    newlines = np.flatnonzero(arr == _NL)
+    commas = np.flatnonzero(arr == _COMMA)
+    terminators = newlines
+    if body.find(b'"') >= 0:
+        inside = np.cumsum(arr == _QUOTE, dtype=np.uint8) & 1  # parity survives wrap-around
+        terminators = newlines[inside[newlines] == 0]
+        commas = commas[inside[commas] == 0]
     starts = np.concatenate(([0], terminators[:-1] + 1))
     ends = terminators.copy()
     has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR)
     ends[has_cr] -= 1
-    newlines_before = np.concatenate(([0], np.cumsum(arr == _NL)))[starts]
-    commas = np.flatnonzero((arr == _COMMA) & outside)
     fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-    return _Records(starts, ends, lines_before + newlines_before + 1, fields)
+    lines = lines_before + np.searchsorted(newlines, starts) + 1
+    return _Records(starts, ends, lines, fields)
 
 
 def _make_block(body: bytes, ncols: int, lines_before: int) -> CsvBlock:

@@ -1,27 +1,31 @@
 """Ingest a file (CSV, NDJSON or Parquet) block by block, with a quality report.
 
-Each block is parsed, validated and finalised with set operations, then stored in one
-transaction through the ``insert`` callable, so a crash loses at most the block in flight
-and a re-run adds only what is missing (event ids make it idempotent).
+Each block is parsed, validated and finalised with set operations (in a background thread,
+one block ahead), then stored in one transaction through the ``insert`` callable, so a crash
+loses at most the block in flight and a re-run adds only what is missing (event ids make it
+idempotent).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from vigil.ingest.coerce import coerce
+from vigil.ingest.coerce import coerce_sql
 from vigil.ingest.columns import ColumnError, resolve_columns
 from vigil.ingest.csvblocks import CsvBlock, CsvFormatError, iter_blocks, read_header
-from vigil.ingest.finalise import finalise
+from vigil.ingest.finalise import STAGED_QUERY, Finalised, finalise
 from vigil.ingest.jsonitems import PayloadError, validate_items
+from vigil.ingest.prefetch import prefetch
 from vigil.ingest.quality import QualityReport
 
 Insert = Callable[[pa.Table], int]
@@ -48,6 +52,19 @@ class FileOptions:
     block_bytes: int = 8 * 1024 * 1024
 
 
+@dataclass
+class Prepared:
+    """One block, parsed and finalised, with what the report needs to know of it."""
+
+    result: Finalised | None
+    rows_read: int
+    bytes_done: int
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    blank_lines: int = 0
+    padded_rows: int = 0
+    null_counts: dict[str, int] = field(default_factory=dict)
+
+
 def detect_format(path: Path, declared: str | None) -> str:
     """The declared format, or the one the file name suggests."""
     if declared:
@@ -67,9 +84,13 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
         raise IngestFileError(f"no such file: {path}")
     fmt = detect_format(path, options.format)
     report = QualityReport(source=str(path))
-    readers = {"csv": _ingest_csv, "ndjson": _ingest_ndjson, "parquet": _ingest_parquet}
+    readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks}
     try:
-        readers[fmt](path, insert, options, report, progress or _no_progress)
+        for prepared in prefetch(readers[fmt](path, options)):
+            inserted = insert(prepared.result.events) if prepared.result else 0
+            _fold(report, prepared, inserted)
+            if progress:
+                progress(report.bytes_read, report.rows_read)
     except (ColumnError, CsvFormatError, PayloadError) as exc:
         raise IngestFileError(str(exc)) from exc
     except (pa.ArrowInvalid, OSError) as exc:
@@ -77,34 +98,39 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
     return report
 
 
-def _no_progress(done: int, rows: int) -> None:
-    """Progress sink that ignores updates."""
+def _fold(report: QualityReport, prepared: Prepared, inserted: int) -> None:
+    report.rows_read += prepared.rows_read
+    report.bytes_read = prepared.bytes_done
+    report.blank_lines += prepared.blank_lines
+    report.padded_rows += prepared.padded_rows
+    report.null_counts.update(prepared.null_counts)
+    report.reject(prepared.rejected)
+    if prepared.result is not None:
+        report.add_batch(prepared.result, inserted)
 
 
-def _store(staged: pa.Table, insert: Insert, options: FileOptions,
-           report: QualityReport) -> None:
-    result = finalise(staged, options.timestamp_format, options.timezone)
-    report.add_batch(result, insert(result.events))
+def _finalise(tables: dict[str, pa.Table], query: str, options: FileOptions) -> Finalised:
+    return finalise(tables, query, options.timestamp_format, options.timezone)
+
+
+def _null_counts(table: pa.Table, names: list[str]) -> dict[str, int]:
+    return {name: table.column(name).null_count for name in names}
 
 
 # -- CSV ---------------------------------------------------------------------------------------
-def _ingest_csv(path: Path, insert: Insert, options: FileOptions, report: QualityReport,
-                progress: Progress) -> None:
+def _csv_blocks(path: Path, options: FileOptions) -> Iterator[Prepared]:
     header, header_line, offset = read_header(path)
     fields, attribute_columns = resolve_columns(header, options.column_map)
     names = [h.strip().lower() for h in header]
+    query = coerce_sql(fields, attribute_columns)
     for block in iter_blocks(path, len(names), offset, header_line, options.block_bytes):
-        report.rows_read += len(block.lines) + len(block.rejected)
-        report.blank_lines += block.blank_lines
-        report.padded_rows += block.padded_rows
-        report.reject(block.rejected)
+        prepared = Prepared(None, len(block.lines) + len(block.rejected), block.end_offset,
+                            block.rejected, block.blank_lines, block.padded_rows)
         if len(block.lines):
             raw = _parse_block(block, names)
-            for name in names:
-                report.null_counts[name] += raw.column(name).null_count
-            _store(coerce(raw, fields, attribute_columns), insert, options, report)
-        report.bytes_read = block.end_offset
-        progress(block.end_offset, report.rows_read)
+            prepared.null_counts = _null_counts(raw, names)
+            prepared.result = _finalise({"raw": raw}, query, options)
+        yield prepared
 
 
 def _parse_block(block: CsvBlock, names: list[str]) -> pa.Table:
@@ -129,21 +155,19 @@ def _parse_block(block: CsvBlock, names: list[str]) -> pa.Table:
 
 
 # -- NDJSON ------------------------------------------------------------------------------------
-def _ingest_ndjson(path: Path, insert: Insert, options: FileOptions, report: QualityReport,
-                   progress: Progress) -> None:
-    for batch, done in _ndjson_batches(path):
-        report.rows_read += len(batch)
-        staged, rejected = validate_items(batch)
-        report.reject([(item.index, item.reason) for item in rejected])
-        _store(staged, insert, options, report)
-        report.bytes_read = done
-        progress(done, report.rows_read)
+def _ndjson_blocks(path: Path, options: FileOptions) -> Iterator[Prepared]:
+    for items, done in _ndjson_items(path):
+        staged, rejected = validate_items(items)
+        yield Prepared(
+            _finalise({"staged": staged}, STAGED_QUERY, options),
+            rows_read=len(items),
+            bytes_done=done,
+            rejected=[(item.index, item.reason) for item in rejected],
+        )
 
 
-def _ndjson_batches(path: Path) -> Iterator[tuple[list[tuple[int, object]], int]]:
-    import json
-
-    batch: list[tuple[int, object]] = []
+def _ndjson_items(path: Path) -> Iterator[tuple[list[tuple[int, Any]], int]]:
+    batch: list[tuple[int, Any]] = []
     done = 0
     with path.open("rb") as fh:
         for line_no, raw in enumerate(fh, start=1):
@@ -163,24 +187,25 @@ def _ndjson_batches(path: Path) -> Iterator[tuple[list[tuple[int, object]], int]
 
 
 # -- Parquet -----------------------------------------------------------------------------------
-def _ingest_parquet(path: Path, insert: Insert, options: FileOptions, report: QualityReport,
-                    progress: Progress) -> None:
+def _parquet_blocks(path: Path, options: FileOptions) -> Iterator[Prepared]:
     parquet = pq.ParquetFile(path)
-    names = [n.strip().lower() for n in parquet.schema_arrow.names]
-    fields, attribute_columns = resolve_columns(parquet.schema_arrow.names, options.column_map)
-    total_bytes = path.stat().st_size
-    total_rows = max(parquet.metadata.num_rows, 1)
+    header = parquet.schema_arrow.names
+    names = [n.strip().lower() for n in header]
+    fields, attribute_columns = resolve_columns(header, options.column_map)
+    query = coerce_sql(fields, attribute_columns)
+    total_bytes, total_rows = path.stat().st_size, max(parquet.metadata.num_rows, 1)
+    rows_done = 0
     for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH):
-        first = report.rows_read + 1
         raw = pa.table([_as_text(c) for c in batch.columns], names=names)
-        raw = raw.append_column("row_ref", pa.array(range(first, first + raw.num_rows),
-                                                     pa.int64()))
-        report.rows_read += raw.num_rows
-        for name in names:
-            report.null_counts[name] += raw.column(name).null_count
-        _store(coerce(raw, fields, attribute_columns), insert, options, report)
-        report.bytes_read = total_bytes * report.rows_read // total_rows
-        progress(report.bytes_read, report.rows_read)
+        refs = pa.array(range(rows_done + 1, rows_done + 1 + raw.num_rows), pa.int64())
+        raw = raw.append_column("row_ref", refs)
+        rows_done += raw.num_rows
+        yield Prepared(
+            _finalise({"raw": raw}, query, options),
+            rows_read=raw.num_rows,
+            bytes_done=total_bytes * rows_done // total_rows,
+            null_counts=_null_counts(raw, names),
+        )
 
 
 def _as_text(column: pa.Array) -> pa.Array:

@@ -1,8 +1,9 @@
 """The step every input path shares: parse timestamps, derive ids, de-duplicate the batch.
 
-Given a staging table (:mod:`vigil.ingest.staging`), :func:`finalise` returns the rows ready
-for :meth:`vigil.store.Store.insert_events`, the rejected row references with reasons, and
-the statistics the quality report needs. Event ids absent from the input are an MD5 of the
+Staging rows (:mod:`vigil.ingest.staging`) come in as a SQL query over a registered Arrow
+table; :func:`finalise` returns the rows ready for
+:meth:`vigil.store.Store.insert_events`, the rejected row references with reasons, and the
+statistics the quality report needs. Event ids absent from the input are an MD5 of the
 event's content, so re-sending a row is recognised as a duplicate.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vigil.duck import arrow, first_row, scalar
+from vigil.duck import arrow
 from vigil.ingest.compute import compute_connection
 from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.timeparse import format_sql, parse_sql, reason_sql
@@ -25,7 +26,7 @@ _CONTENT = (
     "coalesce(CAST(frame_id AS VARCHAR), ''), coalesce(subject_id, ''), coalesce(zone, ''), "
     "coalesce(state, ''), coalesce(detections, ''), coalesce(attributes, '')"
 )
-_EVENT_SELECT = ", ".join(EVENT_INPUT_SCHEMA.names)
+STAGED_QUERY = "SELECT * FROM staged"
 
 
 @dataclass
@@ -41,59 +42,68 @@ class Finalised:
     last_ts: dt.datetime | None = None
 
 
-def finalise(staged: pa.Table, custom_format: str | None = None,
-             timezone: str | None = None) -> Finalised:
-    """Resolve timestamps and ids of ``staged``; split it into events and rejections."""
+def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | None) -> str:
+    """The query resolving timestamps, reasons and ids over ``staged_query``."""
+    return f"""
+        WITH f AS (SELECT *, {format_sql('"timestamp"', custom_format)} AS ts_format
+                   FROM ({staged_query})),
+             p AS (SELECT *, {parse_sql('"timestamp"', 'ts_format', custom_format, timezone)}
+                   AS ts FROM f)
+        SELECT row_ref, ts_format,
+               coalesce(pre_reason, {reason_sql('ts', 'ts_format', custom_format, timezone)})
+                   AS reason,
+               CASE WHEN event_id IS NULL THEN md5(concat_ws(chr(31), {_CONTENT})) ELSE event_id END AS event_id,
+               source_id, event_type, ts, labels, confidence, model_id, frame_id,
+               subject_id, zone, state, detections, attributes
+        FROM p"""
+
+
+def finalise(tables: dict[str, pa.Table], staged_query: str = STAGED_QUERY,
+             custom_format: str | None = None, timezone: str | None = None) -> Finalised:
+    """Run ``staged_query`` over the registered ``tables`` and finalise its rows."""
     con = compute_connection()
-    con.register("staged", staged)
+    for name, table in tables.items():
+        con.register(name, table)
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE checked AS
-            WITH f AS (SELECT *, {format_sql('"timestamp"', custom_format)} AS ts_format
-                       FROM staged),
-                 p AS (SELECT *, {parse_sql('"timestamp"', 'ts_format', custom_format,
-                                            timezone)} AS ts FROM f)
-            SELECT row_ref, ts_format,
-                   coalesce(pre_reason, {reason_sql('ts', 'ts_format', custom_format,
-                                                    timezone)}) AS reason,
-                   coalesce(event_id, md5(concat_ws(chr(31), {_CONTENT}))) AS event_id,
-                   source_id, event_type, ts, labels, confidence, model_id, frame_id,
-                   subject_id, zone, state, detections, attributes
-            FROM p"""
-        )
-        return _collect(con)
+        checked = arrow(con, finalise_sql(staged_query, custom_format, timezone))
     finally:
-        con.unregister("staged")
-        con.execute("DROP TABLE IF EXISTS checked")
+        for name in tables:
+            con.unregister(name)
+    return _split(checked)
 
 
-def _collect(con: duckdb.DuckDBPyConnection) -> Finalised:
-    rejected = con.execute(
-        "SELECT row_ref, reason FROM checked WHERE reason IS NOT NULL ORDER BY row_ref"
-    ).fetchall()
-    events = arrow(
-        con,
-        f"""SELECT {_EVENT_SELECT} FROM checked WHERE reason IS NULL
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row_ref) = 1""",
-    )
-    valid_count = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL"))
-    formats = dict(
-        con.execute(
-            "SELECT ts_format, count(*) FROM checked WHERE ts_format IS NOT NULL GROUP BY 1"
-        ).fetchall()
-    )
-    per_source = dict(
-        con.execute(
-            "SELECT source_id, count(*) FROM checked WHERE reason IS NULL GROUP BY 1"
-        ).fetchall()
-    )
-    span = first_row(con, "SELECT min(ts), max(ts) FROM checked WHERE reason IS NULL")
+def _split(checked: pa.Table) -> Finalised:
+    bad = pc.is_valid(checked.column("reason"))
+    rejected_rows = checked.filter(bad).select(["row_ref", "reason"]).to_pydict()
+    good = checked.filter(pc.invert(bad))
+    valid = good.num_rows
+    events = _first_of_each_id(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
+    span = pc.min_max(good.column("ts")).as_py() if valid else {"min": None, "max": None}
     return Finalised(
-        events=events.cast(EVENT_INPUT_SCHEMA),
-        rejected=[(int(r), str(c)) for r, c in rejected],
-        batch_duplicates=valid_count - events.num_rows,
-        formats={str(k): int(v) for k, v in formats.items()},
-        per_source={str(k): int(v) for k, v in per_source.items()},
-        first_ts=span[0] if span else None,
-        last_ts=span[1] if span else None,
+        events=events,
+        rejected=list(zip(rejected_rows["row_ref"], rejected_rows["reason"], strict=True)),
+        batch_duplicates=valid - events.num_rows,
+        formats=_value_counts(checked.column("ts_format")),
+        per_source=_value_counts(good.column("source_id")),
+        first_ts=span["min"],
+        last_ts=span["max"],
     )
+
+
+def _first_of_each_id(good: pa.Table) -> pa.Table:
+    """Drop repeats of an event id within the batch, keeping the first occurrence."""
+    if pc.count_distinct(good.column("event_id")).as_py() == good.num_rows:
+        return good
+    con = compute_connection()
+    con.register("good", good)
+    try:
+        return arrow(con, "SELECT * FROM good QUALIFY row_number() OVER "
+                          "(PARTITION BY event_id ORDER BY row_ref) = 1 ORDER BY row_ref")
+    finally:
+        con.unregister("good")
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(column.drop_null()) if column.null_count < len(column) else []
+    return {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()} \
+        if counts else {}

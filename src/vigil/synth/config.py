@@ -111,6 +111,8 @@ class SynthConfig:
     incomplete_fraction: float = 0.04
 
     def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError("seed must be >= 0")
         if self.days < 1:
             raise ValueError("days must be >= 1")
         if self.rows is not None and self.rows < 0:

@@ -33,8 +33,8 @@ def label_cdf(cameras: tuple[CameraSpec, ...]) -> Floats:
 def draw_labels(cdf: Floats, camera: Int64s, hour: Int64s, rng: np.random.Generator) -> Int64s:
     """One label code per event by inverse-CDF sampling."""
     u = rng.random(camera.size)
-    codes = (u[:, None] >= cdf[camera, hour, :]).sum(axis=1)
-    return np.minimum(codes, len(LABELS) - 1).astype(np.int64)
+    codes: Int64s = (u[:, None] >= cdf[camera, hour, :]).sum(axis=1).astype(np.int64)
+    return np.minimum(codes, len(LABELS) - 1)
 
 
 def draw_confidence(labels: Int64s, rng: np.random.Generator) -> Floats:
@@ -57,7 +57,7 @@ def detection_rows(
     camera = plan.slot_camera[slot]
     labels = draw_labels(label_cdf(cameras), camera, plan.slot_hour[slot], rng)
     fps = np.array([spec.fps for spec in cameras], dtype=np.int64)
-    frame = (ts - plan.window_start[camera]) * fps[camera] // 1000
+    frame = (ts - plan.period_start) * fps[camera] // 1000
     return Rows(
         ts_ms=ts,
         camera=camera,

@@ -8,45 +8,49 @@ import numpy as np
 
 from vigil.synth.config import SynthConfig
 from vigil.synth.profiles import DAY_NOISE_SIGMA
-from vigil.synth.slots import HOUR_MS, Floats, Int64s, camera_slots, camera_window, slot_weights
+from vigil.synth.slots import Floats, Int64s, camera_slots, period_ms, slot_weights
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Slots of all cameras (concatenated) with expected detections and visits per slot."""
+    """Slots of all cameras (concatenated) with expected detections and visits per slot.
+
+    ``period_start``/``period_end``: the UTC ms interval (end exclusive) of all events.
+    """
 
     slot_start: Int64s
+    slot_length: Int64s
     slot_hour: Int64s
     slot_camera: Int64s
     detections: Floats
     visits: Floats
-    window_start: Int64s
-    window_end: Int64s
+    period_start: int
+    period_end: int
 
 
 def build_plan(config: SynthConfig, rng: np.random.Generator) -> Plan:
     """Slots and unscaled expected counts; day-to-day noise comes from ``rng``."""
-    starts, hours, cams, det, vis, w_start, w_end = [], [], [], [], [], [], []
+    starts, lengths, hours, cams, det, vis = [], [], [], [], [], []
     for index, spec in enumerate(config.cameras):
         slots = camera_slots(spec, config.start, config.days)
-        noise = rng.lognormal(0.0, DAY_NOISE_SIGMA, size=config.days)
+        noise = rng.lognormal(0.0, DAY_NOISE_SIGMA, size=config.days + 2)
         weights = slot_weights(spec, slots, noise)
         starts.append(slots.start_ms)
+        lengths.append(slots.length_ms)
         hours.append(slots.local_hour)
         cams.append(np.full(slots.start_ms.size, index, dtype=np.int64))
         det.append(weights * spec.detections_per_day)
         vis.append(weights * spec.visits_per_day)
-        first, end = camera_window(spec, config.start, config.days)
-        w_start.append(first)
-        w_end.append(end)
+    first, end = period_ms(config.start, config.days)
     return Plan(
         slot_start=np.concatenate(starts),
+        slot_length=np.concatenate(lengths),
         slot_hour=np.concatenate(hours),
         slot_camera=np.concatenate(cams),
         detections=np.concatenate(det),
         visits=np.concatenate(vis),
-        window_start=np.array(w_start, dtype=np.int64),
-        window_end=np.array(w_end, dtype=np.int64),
+        period_start=first,
+        period_end=end,
     )
 
 
@@ -81,9 +85,7 @@ def random_totals(
     return detections, visits, int(rng.binomial(visits, incomplete_fraction))
 
 
-def place(
-    plan: Plan, weights: Floats, n: int, rng: np.random.Generator
-) -> tuple[Int64s, Int64s]:
+def place(plan: Plan, weights: Floats, n: int, rng: np.random.Generator) -> tuple[Int64s, Int64s]:
     """Spread ``n`` events over the slots in proportion to ``weights``.
 
     Returns each event's slot index and UTC ms (uniform within its slot, grouped by slot).
@@ -92,6 +94,5 @@ def place(
     p = weights / total if total > 0 else np.full(weights.size, 1.0 / weights.size)
     counts = rng.multinomial(n, p)
     slot = np.repeat(np.arange(weights.size, dtype=np.int64), counts)
-    ts = plan.slot_start[slot] + rng.integers(0, HOUR_MS, size=n, dtype=np.int64)
-    ts = np.minimum(ts, plan.window_end[plan.slot_camera[slot]] - 1)
-    return slot, ts
+    within = np.floor(rng.random(n) * plan.slot_length[slot]).astype(np.int64)
+    return slot, plan.slot_start[slot] + within

@@ -52,6 +52,7 @@ def _night(n: int, value: float) -> tuple[float, ...]:
     return (value,) * n
 
 
+# fmt: off
 PROFILES: dict[str, Profile] = {
     "home": Profile(
         weekday=(0.05, 0.03, 0.02, 0.02, 0.03, 0.15, 0.6, 1.4, 1.5, 0.8, 0.5, 0.45,
@@ -96,6 +97,7 @@ LABEL_HOUR_FACTORS: dict[str, dict[int, float]] = {
     "animal": {**_hours(range(0, 6), 3.0), **_hours(range(20, 24), 3.0)},
 }
 """Local-hour multipliers of a label's share (animals at night, parcels by day, commutes)."""
+# fmt: on
 
 
 def _check() -> None:

@@ -1,8 +1,9 @@
 """Local-hour time slots of a camera: the grid on which events are placed.
 
-A slot is one hour of the camera's local clock, expressed as a UTC instant. Walking in
-UTC hours from local midnight gives 23 slots on a spring-forward day and 25 on a fall-back
-day, so the rhythm follows the local clock through DST.
+The period is ``days`` UTC days from ``start`` 00:00Z, the same for every camera, so a
+camera's first and last local dates are partial. Slots follow the camera's *local* hours:
+walking in UTC hours gives 23 slots on a spring-forward day and 25 on a fall-back day.
+Slots cut by the period's edges keep only their inside part (``length_ms``).
 """
 
 from __future__ import annotations
@@ -24,39 +25,49 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Slots:
-    """Parallel arrays, one entry per local hour slot of one camera."""
+    """Parallel arrays, one entry per local hour slot of one camera.
+
+    ``day_index`` is the local date minus (``start`` - 1 day), so 0..days+1.
+    """
 
     start_ms: Int64s
+    length_ms: Int64s
     local_hour: Int64s
     weekday: Int64s
     day_index: Int64s
 
 
-def local_midnight_ms(timezone: str, day: date) -> int:
-    """UTC epoch milliseconds of local midnight of ``day`` in ``timezone``."""
-    local = datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
-    return int(local.astimezone(UTC).timestamp()) * 1000
+def period_ms(start: date, days: int) -> tuple[int, int]:
+    """The period as UTC epoch ms: ``start`` 00:00Z to ``start + days`` 00:00Z."""
+    first = datetime.combine(start, time(0), tzinfo=UTC)
+    return int(first.timestamp()) * 1000, int((first + timedelta(days=days)).timestamp()) * 1000
 
 
-def camera_window(spec: CameraSpec, start: date, days: int) -> tuple[int, int]:
-    """The camera's period as UTC ms: local midnight of ``start`` to that of the day after."""
-    end = start + timedelta(days=days)
-    return local_midnight_ms(spec.timezone, start), local_midnight_ms(spec.timezone, end)
+def _first_boundary(zone: ZoneInfo, utc_ms: int) -> int:
+    """The UTC ms of the start of the local hour that contains ``utc_ms``."""
+    local = datetime.fromtimestamp(utc_ms / 1000, tz=zone)
+    into_hour = timedelta(
+        minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
+    return utc_ms - into_hour // timedelta(milliseconds=1)
 
 
 def camera_slots(spec: CameraSpec, start: date, days: int) -> Slots:
-    """All local hour slots of the camera in its period (loops over hours, not events)."""
+    """All local hour slots of the camera in the period (loops over hours, not events)."""
     zone = ZoneInfo(spec.timezone)
-    first, end = camera_window(spec, start, days)
-    starts = np.arange(first, end, HOUR_MS, dtype=np.int64)
+    first, end = period_ms(start, days)
+    starts = np.arange(_first_boundary(zone, first), end, HOUR_MS, dtype=np.int64)
     hours, weekdays, day_index = [], [], []
     for ms in starts.tolist():
         local = datetime.fromtimestamp(ms / 1000, tz=zone)
         hours.append(local.hour)
         weekdays.append(local.weekday())
-        day_index.append((local.date() - start).days)
+        day_index.append((local.date() - start).days + 1)
+    lo = np.maximum(starts, first)
+    hi = np.minimum(starts + HOUR_MS, end)
     return Slots(
-        start_ms=starts,
+        start_ms=lo,
+        length_ms=hi - lo,
         local_hour=np.array(hours, dtype=np.int64),
         weekday=np.array(weekdays, dtype=np.int64),
         day_index=np.array(day_index, dtype=np.int64),
@@ -64,10 +75,10 @@ def camera_slots(spec: CameraSpec, start: date, days: int) -> Slots:
 
 
 def slot_weights(spec: CameraSpec, slots: Slots, day_noise: Floats) -> Floats:
-    """Relative activity per slot; a week of weights sums to 7 on average (before noise)."""
+    """Relative activity per slot; a week of full days sums to 7 on average (before noise)."""
     profile = PROFILES[spec.profile]
     table = np.array([profile.hourly(w) for w in range(7)], dtype=np.float64)
     table *= np.array(profile.day_factor, dtype=np.float64)[:, None]
     table /= table.sum(axis=1).mean()
     weights: Floats = table[slots.weekday, slots.local_hour] * day_noise[slots.day_index]
-    return weights
+    return weights * (slots.length_ms / HOUR_MS)

@@ -1,0 +1,49 @@
+"""``generate_events``: the synthetic event table for a :class:`SynthConfig`."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pyarrow as pa
+
+from vigil.synth.config import SynthConfig
+from vigil.synth.defects import choose_defects
+from vigil.synth.detections import detection_rows
+from vigil.synth.plan import build_plan, exact_totals, random_totals
+from vigil.synth.rows import DETECTION, concat_rows, sort_rows
+from vigil.synth.table import build_table
+from vigil.synth.visits import visit_rows
+
+_PLAN, _TOTALS, _DETECTIONS, _VISITS, _DEFECTS = range(5)
+
+
+def stream(config: SynthConfig, purpose: int) -> np.random.Generator:
+    """An independent random stream per purpose, so e.g. defects never move clean rows."""
+    return np.random.default_rng([config.seed, purpose])
+
+
+def id_prefix(config: SynthConfig) -> str:
+    """``syn-<tag>-``: the tag is a hash of the config, so other configs give other ids."""
+    tag = hashlib.sha256(repr(config).encode()).hexdigest()[:6]
+    return f"syn-{tag}-"
+
+
+def generate_events(config: SynthConfig | None = None) -> pa.Table:
+    """Generate the events of ``config`` (default: :class:`SynthConfig()`), sorted by time."""
+    config = config or SynthConfig()
+    plan = build_plan(config, stream(config, _PLAN))
+    if config.rows is None:
+        totals = random_totals(plan, config.incomplete_fraction, stream(config, _TOTALS))
+    else:
+        totals = exact_totals(config.rows, plan, config.incomplete_fraction)
+    n_detections, n_visits, n_incomplete = totals
+    detections = detection_rows(config.cameras, plan, n_detections, stream(config, _DETECTIONS))
+    visits, persons = visit_rows(
+        config.cameras, plan, config.days, n_visits, n_incomplete, stream(config, _VISITS)
+    )
+    rows = sort_rows(concat_rows([detections, visits]))
+    defects = choose_defects(
+        len(rows), rows.event_type == DETECTION, config.bad_fraction, stream(config, _DEFECTS)
+    )
+    return build_table(rows, config.cameras, persons, id_prefix(config), defects)
