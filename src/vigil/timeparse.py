@@ -30,7 +30,8 @@ def format_sql(col: str, custom_format: str | None) -> str:
     """SQL naming the format of each value of text column ``col`` (see ``FORMATS``)."""
     custom = ""
     if custom_format:
-        custom = f"WHEN try_strptime({col}, {sql_literal(custom_format)}) IS NOT NULL THEN 'custom' "
+        parsed = f"try_strptime({col}, {sql_literal(custom_format)})"
+        custom = f"WHEN {parsed} IS NOT NULL THEN 'custom' "
     return (
         f"CASE WHEN {col} IS NULL THEN NULL {custom}"
         f"WHEN regexp_full_match({col}, {sql_literal(ISO_ZONED)}) THEN 'iso8601' "

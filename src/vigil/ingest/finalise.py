@@ -52,7 +52,8 @@ def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | N
         SELECT row_ref, ts_format,
                coalesce(pre_reason, {reason_sql('ts', 'ts_format', custom_format, timezone)})
                    AS reason,
-               CASE WHEN event_id IS NULL THEN md5(concat_ws(chr(31), {_CONTENT})) ELSE event_id END AS event_id,
+               CASE WHEN event_id IS NULL THEN md5(concat_ws(chr(31), {_CONTENT}))
+                    ELSE event_id END AS event_id,
                source_id, event_type, ts, labels, confidence, model_id, frame_id,
                subject_id, zone, state, detections, attributes
         FROM p"""
@@ -61,14 +62,14 @@ def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | N
 def finalise(tables: dict[str, pa.Table], staged_query: str = STAGED_QUERY,
              custom_format: str | None = None, timezone: str | None = None) -> Finalised:
     """Run ``staged_query`` over the registered ``tables`` and finalise its rows."""
-    con = compute_connection()
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
-        checked = arrow(con, finalise_sql(staged_query, custom_format, timezone))
-    finally:
-        for name in tables:
-            con.unregister(name)
+    with compute_connection() as con:
+        for name, table in tables.items():
+            con.register(name, table)
+        try:
+            checked = arrow(con, finalise_sql(staged_query, custom_format, timezone))
+        finally:
+            for name in tables:
+                con.unregister(name)
     return _split(checked)
 
 
@@ -94,16 +95,18 @@ def _first_of_each_id(good: pa.Table) -> pa.Table:
     """Drop repeats of an event id within the batch, keeping the first occurrence."""
     if pc.count_distinct(good.column("event_id")).as_py() == good.num_rows:
         return good
-    con = compute_connection()
-    con.register("good", good)
-    try:
-        return arrow(con, "SELECT * FROM good QUALIFY row_number() OVER "
-                          "(PARTITION BY event_id ORDER BY row_ref) = 1 ORDER BY row_ref")
-    finally:
-        con.unregister("good")
+    with compute_connection() as con:
+        con.register("good", good)
+        try:
+            return arrow(con, "SELECT * FROM good QUALIFY row_number() OVER "
+                              "(PARTITION BY event_id ORDER BY row_ref) = 1 ORDER BY row_ref")
+        finally:
+            con.unregister("good")
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
-    counts = pc.value_counts(column.drop_null()) if column.null_count < len(column) else []
-    return {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()} \
-        if counts else {}
+    present = column.drop_null()
+    if len(present) == 0:
+        return {}
+    pairs = pc.value_counts(present).to_pylist()
+    return {str(item["values"]): int(item["counts"]) for item in pairs}

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from vigil.ingest.reasons import reason_message
+from vigil.ingest.reasons import REASONS, reason_message
 from vigil.ingest.staging import staged_from_rows
 from vigil.model import EventIn, RejectedItem
 
@@ -84,7 +84,8 @@ def _rejection(ref: int, exc: ValidationError) -> RejectedItem:
         return RejectedItem(index=ref, field="person_id", reason="person_id_missing",
                             message=message)
     field = _FIELD_NAMES.get(loc[0], loc[0]) if loc else "row"
-    suffix = _ERROR_SUFFIX.get(error["type"], "invalid")
+    code = f"{field}_{_ERROR_SUFFIX.get(error['type'], 'invalid')}"
     where = ".".join(loc) if loc else "event"
-    return RejectedItem(index=ref, field=field, reason=f"{field}_{suffix}",
-                        message=f"{where}: {message}")
+    if code in REASONS:
+        message = f"{message} ({reason_message(code)})"
+    return RejectedItem(index=ref, field=field, reason=code, message=f"{where}: {message}")

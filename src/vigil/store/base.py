@@ -76,9 +76,9 @@ class UploadState:
     rows_read: int = 0
     report: dict[str, Any] | None = None
     error: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -127,5 +127,7 @@ class Store(Protocol):
     def save_upload(self, state: UploadState) -> None: ...
 
     def get_upload(self, upload_id: str) -> UploadState | None: ...
+
+    def unfinished_uploads(self) -> list[UploadState]: ...
 
     def close(self) -> None: ...

@@ -139,7 +139,7 @@ class DuckDBStore:
             "ORDER BY ts, event_id LIMIT ?",
             [*params, limit + 1],
         )
-        names = [d[0] for d in rows.description]  # type: ignore[union-attr]
+        names = [d[0] for d in rows.description]
         records = [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
         for record in records:
             for key in ("detections", "attributes"):
@@ -202,9 +202,9 @@ class DuckDBStore:
                 [timezone, timezone, timezone, source_id],
             )
             self.rebuild_hourly_counts(source_id)
-        info = self.get_source(source_id)
-        assert info is not None
-        return info
+            row = first_row(con, f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+        assert row is not None
+        return SourceInfo(*row)
 
     # -- API keys -------------------------------------------------------------------------------
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:
@@ -232,26 +232,39 @@ class DuckDBStore:
         report = json.dumps(state.report) if state.report is not None else None
         with self.transaction():
             self._con.execute(
-                """INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), now())
+                """INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())
                    ON CONFLICT (upload_id) DO UPDATE SET status = excluded.status,
                      bytes_total = excluded.bytes_total, bytes_done = excluded.bytes_done,
                      rows_read = excluded.rows_read, report = excluded.report,
                      error = excluded.error, updated_at = excluded.updated_at""",
                 [state.upload_id, state.filename, state.status, state.bytes_total,
-                 state.bytes_done, state.rows_read, report, state.error],
+                 state.bytes_done, state.rows_read, report, json.dumps(state.options),
+                 state.error],
             )
 
     def get_upload(self, upload_id: str) -> UploadState | None:
-        row = first_row(
-            self._read(),
+        found = self._uploads("upload_id = ?", [upload_id])
+        return found[0] if found else None
+
+    def unfinished_uploads(self) -> list[UploadState]:
+        return self._uploads("status IN ('queued', 'processing')", [])
+
+    def _uploads(self, where: str, params: list[Any]) -> list[UploadState]:
+        rows = self._read().execute(
             "SELECT upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
-            "error, created_at, updated_at FROM uploads WHERE upload_id = ?",
-            [upload_id],
-        )
-        if row is None:
-            return None
-        report = json.loads(row[6]) if row[6] is not None else None
-        return UploadState(*row[:6], report, *row[7:])  # type: ignore[misc]
+            f"options, error, created_at, updated_at FROM uploads WHERE {where} "
+            "ORDER BY created_at",
+            params,
+        ).fetchall()
+        return [
+            UploadState(
+                upload_id=r[0], filename=r[1], status=r[2], bytes_total=r[3], bytes_done=r[4],
+                rows_read=r[5], report=json.loads(r[6]) if r[6] is not None else None,
+                options=json.loads(r[7]) if r[7] is not None else {}, error=r[8],
+                created_at=r[9], updated_at=r[10],
+            )
+            for r in rows
+        ]
 
     def close(self) -> None:
         with self._lock:

@@ -78,6 +78,7 @@ def upgrade() -> None:
             bytes_done BIGINT NOT NULL,
             rows_read BIGINT NOT NULL,
             report {t["json"]},
+            options {t["json"]},
             error VARCHAR,
             created_at TIMESTAMPTZ NOT NULL,
             updated_at TIMESTAMPTZ NOT NULL

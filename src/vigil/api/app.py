@@ -1,0 +1,62 @@
+"""The FastAPI application and its lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from vigil import __version__
+from vigil.api import routes_events, routes_sources, routes_system, routes_uploads
+from vigil.api.errors import install_error_handlers
+from vigil.api.state import AppState
+from vigil.config import Settings, load_settings
+from vigil.store import Store, open_store
+from vigil.uploads import UploadProcessor
+from vigil.writer import Writer
+
+log = logging.getLogger(__name__)
+SHUTDOWN_UPLOAD_WAIT_SECONDS = 30.0
+
+
+def open_state(settings: Settings, store: Store | None = None) -> AppState:
+    """Open the store (unless given), start the writer and the upload processor."""
+    store = store or open_store(settings.db, settings.default_timezone,
+                                settings.duckdb_memory_limit)
+    writer = Writer(store, settings.group_commit_max)
+    uploads = UploadProcessor(writer, Path(settings.upload_dir))
+    return AppState(settings=settings, store=store, writer=writer, uploads=uploads)
+
+
+def close_state(state: AppState) -> None:
+    """Let uploads finish (bounded), drain the writer, close the store."""
+    state.uploads.wait(SHUTDOWN_UPLOAD_WAIT_SECONDS)
+    state.writer.close()
+    state.store.close()
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The Vigil HTTP service; the store is opened when the app starts."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = open_state(settings, store)
+        app.state.vigil = state
+        resumed = state.uploads.resume_unfinished()
+        if resumed:
+            log.info("resumed %d unfinished upload(s)", resumed)
+        try:
+            yield
+        finally:
+            close_state(state)
+
+    app = FastAPI(title="Vigil", version=__version__, lifespan=lifespan,
+                  description="Behavioural analytics over camera and smart-home events.")
+    install_error_handlers(app)
+    for module in (routes_system, routes_events, routes_sources, routes_uploads):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,116 @@
+"""Event ingest and listing."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from vigil.api.auth import require
+from vigil.api.errors import ApiError, error_body
+from vigil.api.state import AppState, app_state
+from vigil.config import check_timezone
+from vigil.ingest.jsonitems import PayloadError
+from vigil.ingest.payload import ingest_payload
+from vigil.metrics import count_outcome
+from vigil.store import EventFilter
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+MAX_PAGE = 1000
+
+
+@router.post("/events", dependencies=[Depends(require("ingest"))])
+async def post_events(
+    request: Request,
+    timezone: str | None = Query(None, description="zone of zone-less timestamps"),
+    state: AppState = Depends(app_state),
+) -> JSONResponse:
+    """Ingest one event, a JSON array of events, or NDJSON.
+
+    Answers with accepted / duplicate / rejected counts and, per rejected item, its 0-based
+    index, the field and a message. 200 when anything was valid, 422 when nothing was.
+    """
+    zone = _zone(timezone)
+    body = await request.body()
+    writer = state.writer
+
+    def insert(batch: Any) -> int:
+        return int(writer.run(lambda store: store.insert_events(batch)))
+
+    try:
+        result = await _in_thread(lambda: ingest_payload(body, insert, zone))
+    except (PayloadError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not JSON or NDJSON: {exc}", "body") from exc
+    count_outcome("http", result.accepted, result.duplicates,
+                  _by_reason([e.reason for e in result.errors]))
+    payload = result.model_dump()
+    if result.errors and result.accepted + result.duplicates == 0:
+        first = result.errors[0]
+        return JSONResponse(error_body(first.message, first.field, **payload), 422)
+    return JSONResponse(payload)
+
+
+@router.get("/events", dependencies=[Depends(require("read"))])
+def list_events(
+    source_id: str | None = Query(None, alias="source", description="source / camera id"),
+    camera_id: str | None = Query(None, description="alias of source"),
+    event_type: str | None = None,
+    label: str | None = None,
+    subject_id: str | None = Query(None, alias="person_id"),
+    start: dt.datetime | None = Query(None, alias="from"),
+    end: dt.datetime | None = Query(None, alias="to"),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    cursor: str | None = None,
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """Events in time order; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(422, f"{name} needs a time zone (e.g. 2026-03-22T10:00:00Z)", name)
+    flt = EventFilter(source_id=source_id or camera_id, event_type=event_type, label=label,
+                      subject_id=subject_id, start=start, end=end)
+    page = state.store.list_events(flt, _decode_cursor(cursor), limit)
+    return {"events": page.events, "next_cursor": _encode_cursor(page.next_cursor)}
+
+
+def _zone(timezone: str | None) -> str | None:
+    if timezone is None:
+        return None
+    try:
+        return check_timezone(timezone)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), "timezone") from exc
+
+
+def _by_reason(reasons: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def _encode_cursor(cursor: tuple[dt.datetime, str] | None) -> str | None:
+    if cursor is None:
+        return None
+    raw = json.dumps([cursor[0].isoformat(), cursor[1]]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        ts, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return dt.datetime.fromisoformat(ts), str(event_id)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, "cursor is not one this server issued", "cursor") from exc
+
+
+async def _in_thread(fn: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn)

@@ -1,0 +1,130 @@
+"""File uploads processed in the background."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from vigil.api.auth import require
+from vigil.api.errors import ApiError
+from vigil.api.state import AppState, app_state
+from vigil.config import check_timezone
+from vigil.ingest.columns import ColumnError, parse_column_map
+from vigil.ingest.files import FORMATS, FileOptions, IngestFileError, detect_format
+from vigil.store import UploadState
+from vigil.uploads import new_upload_id
+
+router = APIRouter(prefix="/api/v1", tags=["uploads"])
+COPY_CHUNK = 1024 * 1024
+
+
+@router.post("/uploads", dependencies=[Depends(require("ingest"))], status_code=202)
+async def create_upload(request: Request, state: AppState = Depends(app_state)) -> JSONResponse:
+    """Upload a CSV, NDJSON or Parquet file (multipart field ``file``, or the raw body with
+    ``?filename=``). Options: ``format``, ``timezone``, ``timestamp_format``, ``map``
+    (repeatable ``COL=field``) as form fields or query parameters. Answers 202 with the
+    upload id once the file is safely on disk; poll ``GET /api/v1/uploads/{id}``."""
+    upload_id = new_upload_id()
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1)
+        item = form.get("file")
+        if not isinstance(item, UploadFile):
+            raise ApiError(422, "multipart upload needs a file field named 'file'", "file")
+        filename = item.filename or "upload.csv"
+        options = _options(filename, {k: form.getlist(k) for k in form.keys() if k != "file"})
+        path = state.uploads.spool_path(upload_id, filename)
+        size = await _copy_upload(item, path)
+    else:
+        filename = request.query_params.get("filename", "upload.csv")
+        options = _options(filename, {k: request.query_params.getlist(k)
+                                      for k in request.query_params.keys()})
+        path = state.uploads.spool_path(upload_id, filename)
+        size = await _copy_stream(request, path)
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise ApiError(422, "the uploaded file is empty", "file")
+    upload = UploadState(upload_id=upload_id, filename=filename, status="queued",
+                         bytes_total=size, options=options)
+    state.uploads.start(upload, path, _file_options(options))
+    return JSONResponse({"upload_id": upload_id, "status": "queued", "bytes_total": size,
+                         "url": f"/api/v1/uploads/{upload_id}"}, 202)
+
+
+@router.get("/uploads/{upload_id}", dependencies=[Depends(require("read"))])
+def get_upload(upload_id: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
+    """Status, progress and, when done, the data quality report."""
+    upload = state.store.get_upload(upload_id)
+    if upload is None:
+        raise ApiError(404, f"no upload {upload_id!r}", "upload_id")
+    fraction = upload.bytes_done / upload.bytes_total if upload.bytes_total else 0.0
+    return {
+        "upload_id": upload.upload_id,
+        "filename": upload.filename,
+        "status": upload.status,
+        "progress": {"bytes_done": upload.bytes_done, "bytes_total": upload.bytes_total,
+                     "rows_read": upload.rows_read, "fraction": round(min(fraction, 1.0), 4)},
+        "report": upload.report,
+        "error": upload.error,
+        "created_at": upload.created_at,
+        "updated_at": upload.updated_at,
+    }
+
+
+def _options(filename: str, values: dict[str, list[Any]]) -> dict[str, Any]:
+    def one(name: str) -> str | None:
+        found = [str(v) for v in values.get(name, []) if str(v)]
+        return found[0] if found else None
+
+    try:
+        fmt = detect_format(Path(filename), one("format"))
+    except IngestFileError as exc:
+        raise ApiError(422, f"{exc} (one of {', '.join(FORMATS)})", "format") from exc
+    zone = one("timezone")
+    if zone:
+        try:
+            check_timezone(zone)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "timezone") from exc
+    try:
+        column_map = parse_column_map([str(v) for v in values.get("map", [])])
+    except ColumnError as exc:
+        raise ApiError(422, str(exc), "map") from exc
+    return {"format": fmt, "timezone": zone, "timestamp_format": one("timestamp_format"),
+            "column_map": column_map}
+
+
+def _file_options(options: dict[str, Any]) -> FileOptions:
+    return FileOptions(**options)
+
+
+async def _copy_upload(item: UploadFile, path: Path) -> int:
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await item.read(COPY_CHUNK):
+            out.write(chunk)
+            size += len(chunk)
+        _sync(out.fileno())
+    await item.close()
+    return size
+
+
+async def _copy_stream(request: Request, path: Path) -> int:
+    size = 0
+    with path.open("wb") as out:
+        async for chunk in request.stream():
+            out.write(chunk)
+            size += len(chunk)
+        _sync(out.fileno())
+    return size
+
+
+def _sync(fd: int) -> None:
+    """Make the spooled bytes durable before the upload is acknowledged."""
+    os.fsync(fd)
+

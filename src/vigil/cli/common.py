@@ -1,0 +1,38 @@
+"""What the commands share: settings, opening the store, consoles, fatal errors."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from vigil.config import Settings, load_settings
+from vigil.store import Store, StoreBusyError, open_store
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+DB_OPTION = typer.Option(None, "--db", help="database (DuckDB path); default $VIGIL_DB or "
+                         "./vigil.duckdb", show_default=False)
+
+
+def settings_for(db: str | None) -> Settings:
+    """Settings with ``--db`` applied."""
+    return load_settings(db=db) if db else load_settings()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one clear error line and exit."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def open_or_fail(settings: Settings) -> Store:
+    """Open the configured store, or exit with a clear message."""
+    try:
+        return open_store(settings.db, settings.default_timezone, settings.duckdb_memory_limit)
+    except StoreBusyError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))

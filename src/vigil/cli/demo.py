@@ -1,0 +1,47 @@
+"""``vigil demo``: the main job on the embedded default, in one command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vigil.cli.common import err_console, open_or_fail, settings_for
+from vigil.cli.generate import generate_dataset
+from vigil.cli.ingest import print_report
+from vigil.cli.serve import run_server
+from vigil.ingest.files import FileOptions, ingest_file
+from vigil.synth import SynthConfig
+
+
+def demo_command(
+    port: int = typer.Option(8000, "--port"),
+    data_dir: Path = typer.Option(Path("demo-data"), "--data-dir", help="where demo files go"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
+    db: str | None = typer.Option(None, "--db", help="database (default ./vigil.duckdb)"),
+) -> None:
+    """Generate demo data if the database is empty, ingest it, and serve the API."""
+    settings = settings_for(db)
+    store = open_or_fail(settings)
+    try:
+        if store.count_events() == 0:
+            err_console.print("empty database: generating two weeks of demo events …")
+            paths = generate_dataset(SynthConfig(), data_dir, ("csv",))
+            zones = json.loads(paths["cameras"].read_text(encoding="utf-8"))
+            with store.transaction():
+                for camera, zone in zones.items():
+                    store.set_source_timezone(camera, zone)
+            report = ingest_file(Path(paths["csv"]), store.insert_events, FileOptions())
+            print_report(report)
+        total = store.count_events()
+        sources = store.list_sources()
+    finally:
+        store.close()
+    err_console.print(f"{total:,} events from {len(sources)} sources in {settings.db}")
+    if not serve:
+        return
+    base = f"http://127.0.0.1:{port}"
+    err_console.print(f"look at: {base}/docs (API), {base}/api/v1/cameras, "
+                      f"{base}/api/v1/events?limit=5, {base}/metrics — Ctrl+C to stop")
+    run_server(settings, "127.0.0.1", port)

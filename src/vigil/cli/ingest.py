@@ -1,0 +1,125 @@
+"""``vigil ingest``: load CSV, NDJSON or Parquet files with a quality report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
+from vigil.config import check_timezone
+from vigil.ingest.columns import ColumnError, parse_column_map
+from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
+from vigil.ingest.quality import QualityReport
+
+
+def ingest_command(
+    paths: list[Path] = typer.Argument(..., help="CSV, NDJSON or Parquet files"),
+    fmt: str | None = typer.Option(None, "--format", help="csv | ndjson | parquet "
+                                   "(default: from the file name)"),
+    column_map: list[str] = typer.Option([], "--map", help="rename a column: COL=field "
+                                         "(repeatable), e.g. --map cam=camera_id"),
+    timestamp_format: str | None = typer.Option(None, "--timestamp-format",
+                                                help="strftime format, e.g. '%d/%m/%Y %H:%M'"),
+    timezone: str | None = typer.Option(None, "--timezone",
+                                        help="IANA zone of timestamps written without one"),
+    as_json: bool = typer.Option(False, "--json", help="print the quality report as JSON on "
+                                 "stdout (everything else goes to stderr)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Ingest event files; prints a data quality report for each.
+
+    Exits 0 when every file was processed (rows may still have been rejected: see the
+    report), 1 when a file could not be read at all.
+    """
+    try:
+        options = FileOptions(
+            format=fmt, column_map=parse_column_map(column_map),
+            timestamp_format=timestamp_format,
+            timezone=check_timezone(timezone) if timezone else None,
+        )
+    except (ColumnError, ValueError) as exc:
+        fail(str(exc), 2)
+    store = open_or_fail(settings_for(db))
+    reports: list[dict[str, Any]] = []
+    failed = False
+    try:
+        for path in paths:
+            try:
+                report = _ingest_one(path, store.insert_events, options, quiet)
+            except IngestFileError as exc:
+                err_console.print(f"[bold red]error:[/] {path}: {exc}")
+                reports.append({"source": str(path), "error": str(exc)})
+                failed = True
+                continue
+            reports.append(report.to_dict())
+            if not as_json:
+                print_report(report)
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2,
+                                    default=str) + "\n")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _ingest_one(path: Path, insert: Any, options: FileOptions, quiet: bool) -> QualityReport:
+    show = not quiet and err_console.is_terminal
+    if not show:
+        return ingest_file(path, insert, options)
+    total = path.stat().st_size if path.is_file() else None
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+        DownloadColumn(), TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeRemainingColumn(),
+        console=err_console, transient=False,
+    ) as bar:
+        task = bar.add_task(path.name, total=total, rows=0, rate=0.0)
+
+        def progress(done: int, rows: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            bar.update(task, completed=done, rows=rows,
+                       rate=rows / elapsed if elapsed > 0 else 0.0)
+
+        return ingest_file(path, insert, options, progress)
+
+
+def print_report(report: QualityReport) -> None:
+    """The quality report, for people."""
+    data = report.to_dict()
+    out_console.print(f"[bold]{data['source']}[/]: {data['rows_read']:,} rows read, "
+                      f"[green]{data['accepted']:,} accepted[/], "
+                      f"{data['duplicates']:,} duplicates, "
+                      f"[red]{data['rejected']:,} rejected[/]")
+    span = data["time_range"]
+    if span["first"]:
+        out_console.print(f"  time range: {span['first']} .. {span['last']}")
+    formats = ", ".join(f"{k} {v:,}" for k, v in data["timestamp_formats"].items())
+    out_console.print(f"  timestamp formats: {formats or '-'}")
+    if data["blank_lines"] or data["padded_rows"]:
+        out_console.print(f"  blank lines skipped: {data['blank_lines']:,}; short rows padded: "
+                          f"{data['padded_rows']:,}")
+    if data["rejected_by_reason"]:
+        table = Table("reason", "count", "first lines", title="rejected rows", title_justify="left")
+        for reason, info in data["rejected_by_reason"].items():
+            lines = ", ".join(str(n) for n in info["lines"][:10])
+            more = " …" if info["count"] > 10 else ""
+            table.add_row(f"{reason}: {info['message']}", f"{info['count']:,}", lines + more)
+        out_console.print(table)
+    sources = ", ".join(f"{k} {v:,}" for k, v in data["per_source"].items())
+    out_console.print(f"  per source: {sources or '-'}")

@@ -1,0 +1,32 @@
+"""Prometheus metrics of the process (exposed at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_INGESTED = Counter("vigil_events_ingested", "Events stored", ["path"], registry=REGISTRY)
+EVENTS_DUPLICATE = Counter("vigil_events_duplicate", "Events already stored, skipped", ["path"],
+                           registry=REGISTRY)
+EVENTS_REJECTED = Counter("vigil_events_rejected", "Input items rejected", ["path", "reason"],
+                          registry=REGISTRY)
+WRITE_LATENCY = Histogram(
+    "vigil_write_seconds", "Duration of one group commit of the writer",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+WRITE_QUEUE = Gauge("vigil_write_queue_depth", "Writes waiting for the writer",
+                    registry=REGISTRY)
+WRITE_FAILURES = Counter("vigil_write_failures", "Write functions that raised",
+                         registry=REGISTRY)
+UPLOADS_ACTIVE = Gauge("vigil_uploads_active", "Uploads being processed", registry=REGISTRY)
+
+
+def count_outcome(path: str, accepted: int, duplicates: int,
+                  rejected_by_reason: dict[str, int]) -> None:
+    """Add one ingest outcome to the counters."""
+    EVENTS_INGESTED.labels(path).inc(accepted)
+    EVENTS_DUPLICATE.labels(path).inc(duplicates)
+    for reason, count in rejected_by_reason.items():
+        EVENTS_REJECTED.labels(path, reason).inc(count)

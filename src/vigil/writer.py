@@ -1,0 +1,109 @@
+"""One writer thread for the embedded database, fed a queue of small write functions.
+
+Functions waiting together are run in one transaction (group commit); if that transaction
+fails, each function is retried in a transaction of its own so one bad write cannot sink
+the others. A caller's future resolves only after its transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from vigil.metrics import WRITE_FAILURES, WRITE_LATENCY, WRITE_QUEUE
+from vigil.store import Store
+
+T = TypeVar("T")
+WriteFn = Callable[[Store], Any]
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+class WriterClosedError(RuntimeError):
+    """The writer has been closed; the write was not attempted."""
+
+
+class Writer:
+    """Serialises writes to a store on one thread, committing them in groups."""
+
+    def __init__(self, store: Store, max_group: int = 64) -> None:
+        self.store = store
+        self.max_group = max_group
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="vigil-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Store], T]) -> Future[T]:
+        """Queue ``fn(store)``; the future holds its result once committed."""
+        if self._closed:
+            raise WriterClosedError("the writer is closed")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        WRITE_QUEUE.inc()
+        return future
+
+    def run(self, fn: Callable[[Store], T], timeout: float | None = None) -> T:
+        """Submit ``fn`` and wait for its committed result."""
+        return self.submit(fn).result(timeout)
+
+    def close(self) -> None:
+        """Finish queued writes, then stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                group.append(item)
+            WRITE_QUEUE.dec(len(group))
+            self._commit_group(group)  # type: ignore[arg-type]
+            if stop:
+                return
+
+    def _commit_group(self, group: list[tuple[WriteFn, Future[Any]]]) -> None:
+        started = time.perf_counter()
+        try:
+            with self.store.transaction():
+                results = [fn(self.store) for fn, _ in group]
+        except Exception:  # one of them failed: retry each alone to find it
+            if len(group) == 1:
+                self._run_alone(*group[0])
+            else:
+                for fn, future in group:
+                    self._run_alone(fn, future)
+            return
+        finally:
+            WRITE_LATENCY.observe(time.perf_counter() - started)
+        for (_, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+
+    def _run_alone(self, fn: WriteFn, future: Future[Any]) -> None:
+        try:
+            with self.store.transaction():
+                result = fn(self.store)
+        except Exception as exc:
+            WRITE_FAILURES.inc()
+            log.warning("write failed: %s", exc)
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
