@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from vigil.ingest.coerce import coerce_sql
 from vigil.ingest.columns import ColumnError, resolve_columns
 from vigil.ingest.csvblocks import CsvBlock, CsvFormatError, iter_blocks, read_header
-from vigil.ingest.finalise import STAGED_QUERY, Finalised, finalise
+from vigil.ingest.finalise import STAGED_QUERY, finalise
 from vigil.ingest.jsonitems import PayloadError, validate_items
+from vigil.ingest.outcome import Finalised
 from vigil.ingest.prefetch import prefetch
 from vigil.ingest.quality import QualityReport
 

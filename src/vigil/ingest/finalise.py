@@ -9,37 +9,26 @@ event's content, so re-sending a row is recognised as a duplicate.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.duck import arrow
 from vigil.ingest.compute import compute_connection
+from vigil.ingest.finalise_quick import finalise_quick
+from vigil.ingest.outcome import Finalised
 from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.timeparse import format_sql, parse_sql, reason_sql
 
+# The content an id is derived from; ``content_id`` in finalise_quick.py mirrors it exactly.
 _CONTENT = (
     "source_id, event_type, CAST(epoch_us(ts) AS VARCHAR), array_to_string(labels, '|'), "
-    "coalesce(CAST(confidence AS VARCHAR), ''), coalesce(model_id, ''), "
-    "coalesce(CAST(frame_id AS VARCHAR), ''), coalesce(subject_id, ''), coalesce(zone, ''), "
-    "coalesce(state, ''), coalesce(detections, ''), coalesce(attributes, '')"
+    "coalesce(CAST(CAST(floor(confidence * 1000000 + 0.5) AS BIGINT) AS VARCHAR), ''), "
+    "coalesce(model_id, ''), coalesce(CAST(frame_id AS VARCHAR), ''), "
+    "coalesce(subject_id, ''), coalesce(zone, ''), coalesce(state, ''), "
+    "coalesce(detections, ''), coalesce(attributes, '')"
 )
+QUICK_MAX_ROWS = 64
 STAGED_QUERY = "SELECT * FROM staged"
-
-
-@dataclass
-class Finalised:
-    """The outcome of finalising one staging batch."""
-
-    events: pa.Table
-    rejected: list[tuple[int, str]]
-    batch_duplicates: int
-    formats: dict[str, int] = field(default_factory=dict)
-    per_source: dict[str, int] = field(default_factory=dict)
-    first_ts: dt.datetime | None = None
-    last_ts: dt.datetime | None = None
 
 
 def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | None) -> str:
@@ -60,8 +49,19 @@ def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | N
 
 
 def finalise(tables: dict[str, pa.Table], staged_query: str = STAGED_QUERY,
-             custom_format: str | None = None, timezone: str | None = None) -> Finalised:
-    """Run ``staged_query`` over the registered ``tables`` and finalise its rows."""
+             custom_format: str | None = None, timezone: str | None = None,
+             allow_quick: bool = True) -> Finalised:
+    """Run ``staged_query`` over the registered ``tables`` and finalise its rows.
+
+    Small batches of staging rows in everyday timestamp shapes take an equivalent
+    pure-Python path (:mod:`vigil.ingest.finalise_quick`), which saves compiling the SQL.
+    """
+    staged = tables.get("staged")
+    if (allow_quick and staged is not None and staged_query == STAGED_QUERY
+            and custom_format is None and staged.num_rows <= QUICK_MAX_ROWS):
+        quick = finalise_quick(staged, timezone)
+        if quick is not None:
+            return quick
     with compute_connection() as con:
         for name, table in tables.items():
             con.register(name, table)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.ingest.finalise import Finalised
+from vigil.ingest.outcome import Finalised
 from vigil.ingest.reasons import reason_field, reason_message
 
 LINES_KEPT_PER_REASON = 100

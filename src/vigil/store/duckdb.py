@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigil.duck import arrow, first_row, scalar
 from vigil.store.base import (
@@ -34,6 +35,8 @@ from vigil.store.sql import (
 
 # A larger write-ahead log between checkpoints keeps bulk commits cheap; the log is durable.
 CHECKPOINT_THRESHOLD = "256MB"
+# Batches up to this size look up stored ids by primary key instead of ON CONFLICT.
+SMALL_BATCH = 256
 
 
 class StoreBusyError(RuntimeError):
@@ -65,6 +68,10 @@ class DuckDBStore:
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._lock = threading.RLock()
         self._depth = 0
+        self._known_sources = self._load_sources()
+        # One process writes a DuckDB file, so the batch number can be counted here.
+        self._batch_no = int(scalar(self._con,
+                                    "SELECT coalesce(max(ingest_batch), 0) FROM events"))
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -84,11 +91,15 @@ class DuckDBStore:
                 yield
             except BaseException:
                 self._con.execute("ROLLBACK")
+                self._known_sources = self._load_sources()
                 raise
             else:
                 self._con.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    def _load_sources(self) -> set[str]:
+        return {r[0] for r in self._con.execute("SELECT source_id FROM sources").fetchall()}
 
     def _read(self) -> duckdb.DuckDBPyConnection:
         cursor = self._con.cursor()
@@ -103,14 +114,15 @@ class DuckDBStore:
         staged = batch.select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
         with self.transaction():
             con = self._con
+            if staged.num_rows <= SMALL_BATCH:
+                staged = self._without_stored(staged)
+                if staged.num_rows == 0:
+                    return 0
+            self._add_sources(staged)
+            self._batch_no += 1
             con.register("staged_batch", staged)
             try:
-                batch_no = scalar(con, "SELECT nextval('ingest_batch_seq')")
-                con.execute(
-                    "INSERT INTO sources SELECT DISTINCT source_id, ?, now() FROM staged_batch "
-                    "ON CONFLICT DO NOTHING",
-                    [self.default_timezone],
-                )
+                conflict = "ON CONFLICT DO NOTHING" if batch.num_rows > SMALL_BATCH else ""
                 inserted = scalar(
                     con,
                     f"""INSERT INTO events
@@ -118,15 +130,38 @@ class DuckDBStore:
                                b.confidence, b.model_id, b.frame_id, b.subject_id, b.zone,
                                b.state, b.detections, b.attributes,
                                {local_time_columns("b.ts", "s.timezone")}, now(), ?
-                        FROM staged_batch b JOIN sources s USING (source_id)
-                        ON CONFLICT DO NOTHING""",
-                    [batch_no],
+                        FROM staged_batch b JOIN sources s USING (source_id) {conflict}""",
+                    [self._batch_no],
                 )
+                if not conflict and inserted != staged.num_rows:
+                    raise RuntimeError(f"stored {inserted} of {staged.num_rows} new events")
                 if inserted:
-                    con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"), [batch_no])
+                    con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"), [self._batch_no])
             finally:
                 con.unregister("staged_batch")
         return int(inserted)
+
+    def _without_stored(self, staged: pa.Table) -> pa.Table:
+        """A small batch less the events already stored (primary-key point lookups)."""
+        ids = staged.column("event_id").to_pylist()
+        marks = ", ".join("?" * len(ids))
+        stored = [r[0] for r in self._con.execute(
+            f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids).fetchall()]
+        if stored:
+            staged = staged.filter(pc.invert(pc.is_in(staged.column("event_id"),
+                                                      pa.array(stored, pa.string()))))
+        return staged
+
+    def _add_sources(self, staged: pa.Table) -> None:
+        """Register sources not seen before, with the default time zone."""
+        seen = set(pc.unique(staged.column("source_id")).to_pylist())
+        new = seen - self._known_sources
+        if new:
+            self._con.execute(
+                "INSERT INTO sources SELECT unnest(?), ?, now() ON CONFLICT DO NOTHING",
+                [sorted(new), self.default_timezone],
+            )
+            self._known_sources |= new
 
     def count_events(self) -> int:
         return int(scalar(self._read(), "SELECT count(*) FROM events"))
@@ -197,6 +232,7 @@ class DuckDBStore:
                 "ON CONFLICT (source_id) DO UPDATE SET timezone = excluded.timezone",
                 [source_id, timezone],
             )
+            self._known_sources.add(source_id)
             con.execute(
                 f"UPDATE events SET {local_time_assignments('ts', '?')} WHERE source_id = ?",
                 [timezone, timezone, timezone, source_id],

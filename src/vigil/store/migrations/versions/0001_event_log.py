@@ -100,3 +100,5 @@ def _create_indexes(dialect: str) -> None:
         op.execute("CREATE INDEX events_ts ON events (ts, event_id)")
         op.execute("CREATE INDEX events_subject ON events (subject_id, ts)")
         op.execute("CREATE INDEX events_batch ON events (ingest_batch)")
+    else:
+        op.execute("CREATE INDEX events_subject ON events (subject_id)")

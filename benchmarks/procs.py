@@ -1,0 +1,196 @@
+"""Subprocess helpers for the benchmarks: free ports, measured runs, a served Vigil.
+
+Everything binds to 127.0.0.1 and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+LOOPBACK = "127.0.0.1"
+RSS_POLL_SECONDS = 0.01
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """Resident set size of ``proc`` and all its descendants, in bytes (0 once gone)."""
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += int(p.memory_info().rss)
+        except psutil.Error:
+            continue
+    return total
+
+
+class RssSampler:
+    """Polls the RSS of a process tree in a thread and keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = RSS_POLL_SECONDS) -> None:
+        self.peak = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        try:
+            self._proc: psutil.Process | None = psutil.Process(pid)
+        except psutil.Error:
+            self._proc = None
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def start(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.peak
+
+    def _run(self) -> None:
+        if self._proc is None:
+            return
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self._proc))
+            self._stop.wait(self._interval)
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """Outcome of :func:`run_measured`."""
+
+    returncode: int
+    wall_s: float
+    maxrss_bytes: int
+    """``ru_maxrss`` of the child itself, from ``wait4`` (exact, kernel-tracked)."""
+    sampled_tree_peak_bytes: int
+    """Peak of the sampled RSS of the child and its descendants (polling, a lower bound)."""
+    stdout: str
+    stderr: str
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        return max(self.maxrss_bytes, self.sampled_tree_peak_bytes)
+
+
+def run_measured(argv: Sequence[str], cwd: Path, timeout_s: float,
+                 env: dict[str, str] | None = None) -> MeasuredRun:
+    """Run ``argv`` to completion; wall time from spawn to exit, and its peak memory.
+
+    The child is spawned directly (``posix_spawn``) and reaped with ``wait4`` so its own
+    ``ru_maxrss`` is known exactly; output goes to files so no pipe can fill up. The child is
+    killed when ``timeout_s`` passes.
+    """
+    out_path, err_path = cwd / "run.stdout", cwd / "run.stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+        started = time.perf_counter()
+        pid = os.posix_spawn(argv[0], list(argv), env if env is not None else dict(os.environ),
+                             file_actions=actions)
+    sampler = RssSampler(pid).start()
+    deadline = started + timeout_s
+    status, usage = 0, None
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        if time.perf_counter() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            break
+        time.sleep(0.005)
+    wall = time.perf_counter() - started
+    sampled = sampler.stop()
+    return MeasuredRun(
+        returncode=os.waitstatus_to_exitcode(status),
+        wall_s=wall,
+        maxrss_bytes=int(usage.ru_maxrss) * 1024 if usage is not None else 0,
+        sampled_tree_peak_bytes=sampled,
+        stdout=out_path.read_text(encoding="utf-8", errors="replace"),
+        stderr=err_path.read_text(encoding="utf-8", errors="replace"),
+    )
+
+
+class VigilServer:
+    """``vigil serve`` on a free loopback port, in a throwaway working directory."""
+
+    def __init__(self, vigil: Path, db: Path, workdir: Path, startup_timeout_s: float = 60.0
+                 ) -> None:
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self._argv = [str(vigil), "serve", "--host", LOOPBACK, "--port", str(self.port),
+                      "--db", str(db)]
+        self._workdir = workdir
+        self._timeout = startup_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = workdir / "server.log"
+
+    def __enter__(self) -> VigilServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def start(self) -> None:
+        with self._log.open("wb") as log:
+            self._proc = subprocess.Popen(self._argv, cwd=self._workdir, stdout=log,
+                                          stderr=subprocess.STDOUT, env=clean_env())
+        deadline = time.monotonic() + self._timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc.poll() is not None:
+                    raise RuntimeError(f"vigil serve exited early:\n{self.log_tail()}")
+                try:
+                    if client.get(f"{self.url}/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"vigil serve did not answer /healthz in {self._timeout:.0f} s")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 20) -> str:
+        text = self._log.read_text(encoding="utf-8", errors="replace") if self._log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without ``VIGIL_*`` settings, so only the command line configures."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}

@@ -1,0 +1,222 @@
+"""The Vigil benchmark suite: ``python -m benchmarks.run [--out PATH] [--rows N] [--quick]``.
+
+Runs file ingest (clean, 1 % bad rows, all duplicates), HTTP batch ingest, single-event POST
+latency and, where PostgreSQL is installed, a bare ``COPY`` reference; writes one JSON file
+with the machine, the figures, the targets and a verdict per target; prints a short table
+to stderr. Everything runs in a temporary directory and on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.file_ingest import run_file_benchmarks
+from benchmarks.http_ingest import run_http_benchmarks
+from benchmarks.machine import load_average, machine_info
+from benchmarks.pg_copy import run_pg_copy
+from benchmarks.targets import evaluate, targets_json
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sizes of one run."""
+
+    mode: str
+    rows: int
+    batches: int
+    posts: int
+    warmup_posts: int
+
+
+FULL = Params(mode="full", rows=1_000_000, batches=200, posts=2_000, warmup_posts=200)
+QUICK = Params(mode="quick", rows=100_000, batches=30, posts=300, warmup_posts=50)
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"result JSON (default {DEFAULT_OUT.relative_to(ROOT)})")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="rows of the synthetic CSV (default 1,000,000; quick 100,000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 100k rows, 30 batches, 300 single POSTs")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a performance target is missed, too")
+    args = parser.parse_args(argv)
+    if args.rows is not None and args.rows < 1000:
+        parser.error("--rows must be at least 1000")
+    return args
+
+
+def vigil_executable() -> Path:
+    """The ``vigil`` script of the interpreter running the suite (the project venv)."""
+    path = Path(sys.executable).parent / "vigil"
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found; run with the project's .venv/bin/python "
+                         "after `make install`")
+    return path
+
+
+def guarded(name: str, results: dict[str, Any], fn: Callable[[], dict[str, Any]],
+            covers: tuple[str, ...]) -> None:
+    """Run one benchmark group; on failure record the error under each benchmark it covers."""
+    try:
+        results.update(fn())
+    except Exception as exc:
+        log(f"{name} FAILED: {exc}")
+        detail = {"error": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc(limit=5)}
+        for key in covers:
+            results.setdefault(key, detail)
+
+
+def run_suite(params: Params) -> dict[str, Any]:
+    """All benchmarks; the result document (without verdicts)."""
+    vigil = vigil_executable()
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        csv_holder: list[Path] = []
+
+        def files() -> dict[str, Any]:
+            figures, csv_path = run_file_benchmarks(vigil, params.rows, tmp, log)
+            csv_holder.append(csv_path)
+            return figures
+
+        guarded("file ingest", results, files,
+                ("file_ingest_clean", "file_ingest_bad_rows", "file_reingest_duplicates"))
+        guarded("HTTP ingest", results,
+                lambda: run_http_benchmarks(vigil, params.batches, params.posts,
+                                            params.warmup_posts, tmp, log),
+                ("http_batch_ingest", "http_single_latency"))
+        if csv_holder:
+            guarded("PostgreSQL COPY", results,
+                    lambda: {"postgres_copy": run_pg_copy(csv_holder[0], params.rows, log)},
+                    ("postgres_copy",))
+        else:
+            results["postgres_copy"] = {"error": "no CSV: the file benchmarks failed"}
+    return {"results": results, "duration_s": round(time.perf_counter() - started, 1)}
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Vigil's file ingest rate relative to a bare PostgreSQL COPY, when both were measured."""
+    ingest = (results.get("file_ingest_clean") or {}).get("rows_per_s")
+    copy = (results.get("postgres_copy") or {}).get("rows_per_s")
+    if ingest and copy:
+        return {"ingest_rows_per_s_over_copy_rows_per_s": round(ingest / copy, 3)}
+    return {"ingest_rows_per_s_over_copy_rows_per_s": None}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("file ingest, clean", "file_ingest_clean", ("rows_per_s", "wall_s", "peak_rss_mib")),
+    ("file ingest, 1 % bad", "file_ingest_bad_rows",
+     ("rows_per_s", "rejected", "expected_rejected", "peak_rss_mib")),
+    ("re-ingest (duplicates)", "file_reingest_duplicates",
+     ("rows_per_s", "duplicates", "peak_rss_mib")),
+    ("HTTP batch ingest", "http_batch_ingest", ("events_per_s", "wall_s")),
+    ("single-event POST", "http_single_latency", ("p50_ms", "p99_ms", "max_ms")),
+    ("PostgreSQL COPY", "postgres_copy", ("rows_per_s", "wall_s")),
+)
+
+
+def print_table(doc: dict[str, Any]) -> None:
+    """A short human summary on stderr."""
+    results = doc["results"]
+    out = sys.stderr
+    print(f"\nVigil benchmarks ({doc['parameters']['mode']}, {doc['parameters']['rows']:,} rows)",
+          file=out)
+    for label, key, metrics in TABLE_ROWS:
+        figures = results.get(key) or {}
+        if "skipped" in figures:
+            text = f"skipped: {figures['skipped']}"
+        elif "error" in figures:
+            text = f"ERROR: {figures['error']}"
+        else:
+            text = "  ".join(f"{m}={_fmt(figures.get(m))}" for m in metrics)
+        print(f"  {label:<24} {text}", file=out)
+    ratio = doc["ratios"]["ingest_rows_per_s_over_copy_rows_per_s"]
+    if ratio is not None:
+        print(f"  {'ingest / COPY rate':<24} {ratio:.2f}", file=out)
+    print("checks:", file=out)
+    for check in doc["checks"]:
+        status = check["status"].upper()
+        extra = check.get("missed_by") or check.get("why") or ""
+        actual = "" if check["actual"] is None else f" (actual {_fmt(check['actual'])})"
+        print(f"  [{status:^12}] {check['name']}: {check['target']}{actual}"
+              f"{' - ' + extra if extra else ''}", file=out)
+    s = doc["summary"]
+    print(f"{s['pass']} passed, {s['fail']} failed, {s['not measured']} not measured; "
+          f"took {doc['duration_s']} s", file=out)
+
+
+def write_json(doc: dict[str, Any], path: Path) -> None:
+    """Write ``doc`` to ``path`` (via a temporary file beside it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = QUICK if args.quick else FULL
+    params = Params(base.mode, args.rows or base.rows, base.batches, base.posts,
+                    base.warmup_posts)
+    log(f"mode {params.mode}: {params.rows:,} rows, {params.batches} batches, "
+        f"{params.posts} single POSTs")
+    machine = machine_info(ROOT)
+    run = run_suite(params)
+    machine["load_average_at_end"] = load_average()
+    results = run["results"]
+    checks = evaluate(results)
+    summary = {status: sum(c["status"] == status for c in checks)
+               for status in ("pass", "fail", "not measured")}
+    doc = {
+        "suite": "vigil benchmarks",
+        "parameters": asdict(params),
+        "machine": machine,
+        "duration_s": run["duration_s"],
+        "results": results,
+        "ratios": ratios(results),
+        "targets": targets_json(),
+        "checks": checks,
+        "summary": summary,
+    }
+    write_json(doc, args.out)
+    print_table(doc)
+    log(f"results written to {args.out}")
+    broken = any(c["status"] == "fail" and c["kind"] == "correctness" for c in checks) or any(
+        isinstance(v, dict) and "error" in v for v in results.values())
+    missed = any(c["status"] == "fail" for c in checks)
+    return 1 if broken or (args.strict and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

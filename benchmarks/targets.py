@@ -1,0 +1,98 @@
+"""The performance targets and the pass / fail / not-measured verdict against each."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+GIB_IN_MIB = 1024.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """``results[benchmark][metric] <op> value``."""
+
+    name: str
+    benchmark: str
+    metric: str
+    op: str
+    value: float
+    unit: str
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("file ingest rate (clean)", "file_ingest_clean", "rows_per_s", ">=", 300_000,
+           "rows/s"),
+    Target("file ingest peak RSS (clean)", "file_ingest_clean", "peak_rss_mib", "<",
+           GIB_IN_MIB, "MiB"),
+    Target("file ingest peak RSS (1 % bad)", "file_ingest_bad_rows", "peak_rss_mib", "<",
+           GIB_IN_MIB, "MiB"),
+    Target("HTTP batch ingest rate", "http_batch_ingest", "events_per_s", ">=", 50_000,
+           "events/s"),
+    Target("single-event POST p99", "http_single_latency", "p99_ms", "<", 10.0, "ms"),
+)
+"""Performance bars (from the issue); correctness checks are added by :func:`evaluate`."""
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le,
+}
+CORRECTNESS: tuple[tuple[str, str], ...] = (
+    ("clean file: every row accepted", "file_ingest_clean"),
+    ("1 % bad: rejected count equals ground truth", "file_ingest_bad_rows"),
+    ("re-ingest: every row a duplicate, none accepted", "file_reingest_duplicates"),
+    ("HTTP batches: every event accepted", "http_batch_ingest"),
+    ("single POSTs: every event accepted", "http_single_latency"),
+    ("PostgreSQL COPY: every row copied", "postgres_copy"),
+)
+
+
+def _missed_by(target: Target, actual: float) -> str:
+    """How far a missed bar is off, in words."""
+    if target.op in (">=", ">"):
+        return f"{actual / target.value:.0%} of the target ({target.value - actual:,.0f} " \
+               f"{target.unit} short)"
+    return f"{actual / target.value:.1f}x the limit ({actual - target.value:,.1f} " \
+           f"{target.unit} over)"
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One verdict per target and per correctness check: ``pass``, ``fail`` or ``not measured``."""
+    checks: list[dict[str, Any]] = []
+    for target in TARGETS:
+        figures = results.get(target.benchmark) or {}
+        check: dict[str, Any] = {
+            "name": target.name, "kind": "performance",
+            "target": f"{target.metric} {target.op} {target.value:g} {target.unit}",
+        }
+        if target.metric not in figures:
+            check.update(status="not measured", actual=None,
+                         why=figures.get("skipped") or figures.get("error") or "no figure")
+        else:
+            actual = float(figures[target.metric])
+            ok = _OPS[target.op](actual, target.value)
+            check.update(status="pass" if ok else "fail", actual=actual)
+            if not ok:
+                check["missed_by"] = _missed_by(target, actual)
+        checks.append(check)
+    for name, benchmark in CORRECTNESS:
+        figures = results.get(benchmark) or {}
+        check = {"name": name, "kind": "correctness", "target": "correct == true"}
+        if "correct" not in figures:
+            check.update(status="not measured", actual=None,
+                         why=figures.get("skipped") or figures.get("error") or "no figure")
+        else:
+            check.update(status="pass" if figures["correct"] else "fail",
+                         actual=bool(figures["correct"]))
+        checks.append(check)
+    return checks
+
+
+def targets_json() -> list[dict[str, Any]]:
+    """The targets as JSON-ready dicts."""
+    return [
+        {"name": t.name, "benchmark": t.benchmark, "metric": t.metric, "op": t.op,
+         "value": t.value, "unit": t.unit}
+        for t in TARGETS
+    ]

@@ -1,0 +1,172 @@
+"""Uploads: background processing, progress, quality report, failures, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from vigil.config import Settings
+from vigil.store import UploadState
+from vigil.synth import SynthConfig, generate_events, ground_truth, write_dataset
+
+from .helpers import EVENTS, all_events, wait_upload
+
+UPLOADS = "/api/v1/uploads"
+CONFIG = SynthConfig(rows=1500, days=2, bad_fraction=0.06, seed=11)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    table = generate_events(CONFIG)
+    folder = tmp_path_factory.mktemp("synth")
+    paths = write_dataset(table, folder, ("csv",))
+    return paths["csv"], ground_truth(table, CONFIG)
+
+
+def check_report(body: dict[str, Any], truth: dict[str, Any]) -> None:
+    assert body["status"] == "done", body
+    assert body["error"] is None
+    progress = body["progress"]
+    assert progress["fraction"] == 1.0
+    assert progress["bytes_done"] == progress["bytes_total"] > 0
+    assert progress["rows_read"] == truth["rows"]
+    report = body["report"]
+    assert report["rows_read"] == truth["rows"]
+    assert report["accepted"] == truth["valid_rows"]
+    assert report["rejected"] == truth["rows"] - truth["valid_rows"]
+    rejected = {reason: info["lines"] for reason, info in report["rejected_by_reason"].items()}
+    assert rejected == {reason: lines for reason, lines in truth["bad_rows"].items() if lines}
+    assert report["per_source"] == {k: v for k, v in truth["per_camera"].items() if v}
+
+
+def test_multipart_upload_with_bad_rows(client: TestClient,
+                                        synth: tuple[Path, dict[str, Any]]) -> None:
+    path, truth = synth
+    assert all(truth["bad_rows"].values())  # every defect kind is present
+    with path.open("rb") as fh:
+        response = client.post(UPLOADS, files={"file": ("events.csv", fh, "text/csv")})
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["status"] == "queued"
+    assert accepted["bytes_total"] == path.stat().st_size
+    assert accepted["url"] == f"{UPLOADS}/{accepted['upload_id']}"
+    body = wait_upload(client, accepted["upload_id"])
+    assert body["filename"] == "events.csv"
+    check_report(body, truth)
+    assert len(all_events(client)) == truth["valid_rows"]
+
+
+def test_raw_body_upload(client: TestClient, synth: tuple[Path, dict[str, Any]]) -> None:
+    path, truth = synth
+    response = client.post(UPLOADS, params={"filename": "x.csv"}, content=path.read_bytes(),
+                           headers={"content-type": "text/csv"})
+    assert response.status_code == 202
+    body = wait_upload(client, response.json()["upload_id"])
+    assert body["filename"] == "x.csv"
+    check_report(body, truth)
+    again = client.post(UPLOADS, params={"filename": "x.csv"}, content=path.read_bytes())
+    second = wait_upload(client, again.json()["upload_id"])
+    assert second["report"]["accepted"] == 0
+    assert second["report"]["duplicates"] == truth["valid_rows"]
+
+
+def test_upload_options_as_query_and_form(client: TestClient) -> None:
+    csv = b"cam,type,when\nhall,detection,22/03/2026 10:30\n"
+    response = client.post(UPLOADS, content=csv, params={
+        "filename": "local.csv", "map": ["cam=camera_id", "type=event_type", "when=timestamp"],
+        "timezone": "Europe/Berlin", "timestamp_format": "%d/%m/%Y %H:%M"})
+    assert response.status_code == 202
+    assert wait_upload(client, response.json()["upload_id"])["report"]["accepted"] == 1
+    ndjson = json.dumps({"camera_id": "hall", "event_type": "motion",
+                         "timestamp": "2026-03-22 12:00"}).encode()
+    form = client.post(UPLOADS, files={"file": ("motion.data", ndjson)},
+                       data={"format": "ndjson", "timezone": "Europe/Berlin"})
+    assert form.status_code == 202
+    assert wait_upload(client, form.json()["upload_id"])["report"]["accepted"] == 1
+    assert [e["ts"] for e in all_events(client)] == ["2026-03-22T09:30:00Z",
+                                                      "2026-03-22T11:00:00Z"]
+
+
+@pytest.mark.parametrize("multipart", [True, False])
+def test_empty_file_is_422(client: TestClient, multipart: bool) -> None:
+    if multipart:
+        response = client.post(UPLOADS, files={"file": ("empty.csv", b"")})
+    else:
+        response = client.post(UPLOADS, params={"filename": "empty.csv"}, content=b"")
+    assert response.status_code == 422
+    assert response.json()["field"] == "file"
+    assert "empty" in response.json()["error"]
+
+
+def test_multipart_without_file_field(client: TestClient) -> None:
+    response = client.post(UPLOADS, files={"other": ("a.csv", b"x")})
+    assert response.status_code == 422
+    assert response.json()["field"] == "file"
+
+
+@pytest.mark.parametrize("params", [{"filename": "x.txt"}, {"filename": "x.csv",
+                                                           "format": "xml"}])
+def test_unknown_format_is_422(client: TestClient, params: dict[str, str]) -> None:
+    response = client.post(UPLOADS, params=params, content=b"a,b\n1,2\n")
+    assert response.status_code == 422
+    assert response.json()["field"] == "format"
+
+
+def test_bad_timezone_option_is_422(client: TestClient) -> None:
+    response = client.post(UPLOADS, params={"filename": "x.csv", "timezone": "Mars/X"},
+                           content=b"a,b\n1,2\n")
+    assert response.status_code == 422
+    assert response.json()["field"] == "timezone"
+
+
+def test_missing_required_column_fails_clearly(client: TestClient) -> None:
+    csv = b"time,label\n2026-03-22T10:00:00Z,person\n"
+    response = client.post(UPLOADS, params={"filename": "bad.csv"}, content=csv)
+    assert response.status_code == 202
+    body = wait_upload(client, response.json()["upload_id"])
+    assert body["status"] == "failed"
+    assert "missing required column" in body["error"]
+    assert "camera_id" in body["error"] and "event_type" in body["error"]
+    assert body["report"] is None
+    assert client.get(EVENTS).json()["events"] == []
+
+
+def test_unknown_upload_is_404(client: TestClient) -> None:
+    response = client.get(f"{UPLOADS}/nope")
+    assert response.status_code == 404
+    assert response.json()["field"] == "upload_id"
+
+
+def _queue_by_hand(app: FastAPI, upload_id: str, filename: str, data: bytes) -> None:
+    state = app.state.vigil
+    state.uploads.spool_path(upload_id, filename).write_bytes(data)
+    options = {"format": "csv", "timezone": None, "timestamp_format": None, "column_map": {}}
+    upload = UploadState(upload_id=upload_id, filename=filename, status="queued",
+                         bytes_total=len(data), options=options)
+    state.writer.run(lambda store: store.save_upload(upload))
+
+
+def test_unfinished_upload_resumes_after_restart(settings: Settings,
+                                                 synth: tuple[Path, dict[str, Any]]) -> None:
+    from vigil.api import create_app
+
+    path, truth = synth
+    first = create_app(settings)
+    with TestClient(first) as client:
+        _queue_by_hand(first, "resume1", "resume.csv", path.read_bytes())
+        _queue_by_hand(first, "gone1", "gone.csv", b"x")
+        first.state.vigil.uploads.spool_path("gone1", "gone.csv").unlink()
+        assert client.get(f"{UPLOADS}/resume1").json()["status"] == "queued"
+    second = create_app(settings)
+    with TestClient(second) as client:
+        body = wait_upload(client, "resume1")
+        check_report(body, truth)
+        assert len(all_events(client)) == truth["valid_rows"]
+        gone = wait_upload(client, "gone1")
+        assert gone["status"] == "failed" and "gone" in gone["error"]
+    assert not second.state.vigil.uploads.spool_path("resume1", "resume.csv").exists()
