@@ -235,28 +235,31 @@ def render_naive(naive: dt.datetime, style: str) -> tuple[str, dt.datetime]:
 
 
 @st.composite
-def local_cases(draw: st.DrawFn) -> tuple[str, str, dt.datetime]:
+def local_cases(draw: st.DrawFn) -> tuple[str, list[tuple[str, dt.datetime]]]:
+    """A zone, and zone-less texts with the wall time each names (many near DST changes)."""
     zone_name = draw(st.sampled_from(ZONES))
-    naive = draw(st.one_of(naive_anywhere, naive_near_transition(zone_name)))
-    style = draw(st.sampled_from(["date", "minutes", "seconds", "micros"]))
-    text, shown = render_naive(naive, style)
-    return zone_name, text, shown
+    cases = []
+    for _ in range(draw(st.integers(1, 20))):
+        naive = draw(st.one_of(naive_anywhere, naive_near_transition(zone_name)))
+        style = draw(st.sampled_from(["date", "minutes", "seconds", "micros"]))
+        cases.append(render_naive(naive, style))
+    return zone_name, cases
 
 
 @SETTINGS
-@given(st.lists(local_cases(), min_size=1, max_size=20))
-def test_zoneless_local_times_follow_zoneinfo(cases: list[tuple[str, str, dt.datetime]]) -> None:
-    for zone_name in ZONES:
-        mine = [(text, shown) for zone, text, shown in cases if zone == zone_name]
-        if not mine:
-            continue
-        stamps, rejected, formats = parse_all([text for text, _ in mine], timezone=zone_name)
-        assert rejected == {}
-        assert formats == {"iso8601_naive": len(mine)}
-        for i, (text, shown) in enumerate(mine):
-            assert stamps[i] == resolve_local(shown, zone_name), (zone_name, text)
-        without_zone = parse_all([text for text, _ in mine])[1]
-        assert set(without_zone.values()) == {"timestamp_no_zone"}
+@given(local_cases())
+def test_zoneless_local_times_follow_zoneinfo(
+        case: tuple[str, list[tuple[str, dt.datetime]]]) -> None:
+    zone_name, cases = case
+    texts = [text for text, _ in cases]
+    stamps, rejected, formats = parse_all(texts, timezone=zone_name)
+    assert rejected == {}
+    assert formats == {"iso8601_naive": len(cases)}
+    for i, (text, shown) in enumerate(cases):
+        assert stamps[i] == resolve_local(shown, zone_name), (zone_name, text)
+    stamps, rejected, _ = parse_all(texts)  # without a stated zone: rejected, not guessed
+    assert stamps == {}
+    assert set(rejected.values()) == {"timestamp_no_zone"}
 
 
 def test_transitions_were_found() -> None:

@@ -86,9 +86,11 @@ def _blocks(fh: BinaryIO, ncols: int, offset: int, lines_before: int,
             buf += b"\n"
         cut = _last_record_end(buf)
         if cut < 0:
-            if eof:
-                raise CsvFormatError(f"unterminated quoted field starting on line "
-                                     f"{lines_before + 1}")
+            if eof:  # an opening quote never closed: the rest of the file is one bad record
+                yield CsvBlock(b"", np.empty(0, dtype=np.int64),
+                               rejected=[(lines_before + 1, "unterminated_quote")],
+                               end_offset=offset + len(buf))
+                return
             if len(buf) > MAX_RECORD_BYTES:
                 raise CsvFormatError(f"a record starting on line {lines_before + 1} is larger "
                                      "than 64 MiB (unterminated quote?)")

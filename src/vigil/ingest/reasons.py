@@ -28,6 +28,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "frame_id_invalid": ("frame_id", "frame_id is not an integer"),
     "detections_invalid": ("detections", "detections is not valid JSON"),
     "too_many_fields": ("row", "row has more fields than the header"),
+    "unterminated_quote": ("row", "a quoted field is never closed; the rest of the file is "
+                                  "this one record"),
     "invalid_json": ("row", "line is not a JSON object"),
     "invalid_event": ("row", "event failed validation"),
 }
