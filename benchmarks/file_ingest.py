@@ -59,7 +59,7 @@ def ingest(vigil: Path, csv: Path, db: Path, workdir: Path, startup_s: float) ->
         "mib_per_s": round(size / MIB / run.wall_s, 1),
         "rows_per_s_excluding_cli_startup": round(rows / in_process),
         "peak_rss_mib": round(run.peak_rss_bytes / MIB, 1),
-        "ru_maxrss_mib": round(run.maxrss_bytes / MIB, 1),
+        "vm_hwm_mib": round(run.vm_hwm_bytes / MIB, 1),
         "sampled_tree_peak_rss_mib": round(run.sampled_tree_peak_bytes / MIB, 1),
         "accepted": int(report["accepted"]),
         "duplicates": int(report["duplicates"]),

@@ -19,7 +19,7 @@ import httpx
 import psutil
 
 LOOPBACK = "127.0.0.1"
-RSS_POLL_SECONDS = 0.01
+RSS_POLL_SECONDS = 0.02
 
 
 def free_port() -> int:
@@ -45,11 +45,29 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def vm_hwm(pid: int) -> int:
+    """Peak resident set size of ``pid``'s address space (``VmHWM``), in bytes; 0 if gone.
+
+    The kernel keeps this high-water mark per address space, so it is exact up to the moment
+    of reading and starts afresh at ``exec``.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
 class RssSampler:
-    """Polls the RSS of a process tree in a thread and keeps the peak."""
+    """Polls a process tree in a thread: the peak of its summed RSS and the root's VmHWM."""
 
     def __init__(self, pid: int, interval: float = RSS_POLL_SECONDS) -> None:
-        self.peak = 0
+        self.tree_peak = 0
+        self.hwm = 0
+        self._pid = pid
         self._interval = interval
         self._stop = threading.Event()
         try:
@@ -62,16 +80,16 @@ class RssSampler:
         self._thread.start()
         return self
 
-    def stop(self) -> int:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        return self.peak
 
     def _run(self) -> None:
         if self._proc is None:
             return
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self._proc))
+            self.tree_peak = max(self.tree_peak, tree_rss(self._proc))
+            self.hwm = max(self.hwm, vm_hwm(self._pid))
             self._stop.wait(self._interval)
 
 
@@ -81,25 +99,26 @@ class MeasuredRun:
 
     returncode: int
     wall_s: float
-    maxrss_bytes: int
-    """``ru_maxrss`` of the child itself, from ``wait4`` (exact, kernel-tracked)."""
+    vm_hwm_bytes: int
+    """The child's ``VmHWM`` at the last poll before it exited (kernel high-water mark)."""
     sampled_tree_peak_bytes: int
-    """Peak of the sampled RSS of the child and its descendants (polling, a lower bound)."""
+    """Peak of the sampled RSS of the child and its descendants (polled every 20 ms)."""
     stdout: str
     stderr: str
 
     @property
     def peak_rss_bytes(self) -> int:
-        return max(self.maxrss_bytes, self.sampled_tree_peak_bytes)
+        return max(self.vm_hwm_bytes, self.sampled_tree_peak_bytes)
 
 
 def run_measured(argv: Sequence[str], cwd: Path, timeout_s: float,
                  env: dict[str, str] | None = None) -> MeasuredRun:
     """Run ``argv`` to completion; wall time from spawn to exit, and its peak memory.
 
-    The child is spawned directly (``posix_spawn``) and reaped with ``wait4`` so its own
-    ``ru_maxrss`` is known exactly; output goes to files so no pipe can fill up. The child is
-    killed when ``timeout_s`` passes.
+    Peak memory comes from polling ``/proc`` (``VmHWM`` and the tree's RSS), not from
+    ``ru_maxrss``: on Linux a child's ``ru_maxrss`` also counts the parent's resident size at
+    spawn time, and this parent holds the generated data. Output goes to files so no pipe
+    can fill up. The child is killed when ``timeout_s`` passes.
     """
     out_path, err_path = cwd / "run.stdout", cwd / "run.stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -109,23 +128,23 @@ def run_measured(argv: Sequence[str], cwd: Path, timeout_s: float,
                              file_actions=actions)
     sampler = RssSampler(pid).start()
     deadline = started + timeout_s
-    status, usage = 0, None
+    status = 0
     while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
         if time.perf_counter() > deadline:
             os.kill(pid, signal.SIGKILL)
-            _, status, usage = os.wait4(pid, 0)
+            _, status = os.waitpid(pid, 0)
             break
         time.sleep(0.005)
     wall = time.perf_counter() - started
-    sampled = sampler.stop()
+    sampler.stop()
     return MeasuredRun(
         returncode=os.waitstatus_to_exitcode(status),
         wall_s=wall,
-        maxrss_bytes=int(usage.ru_maxrss) * 1024 if usage is not None else 0,
-        sampled_tree_peak_bytes=sampled,
+        vm_hwm_bytes=sampler.hwm,
+        sampled_tree_peak_bytes=sampler.tree_peak,
         stdout=out_path.read_text(encoding="utf-8", errors="replace"),
         stderr=err_path.read_text(encoding="utf-8", errors="replace"),
     )
@@ -138,7 +157,7 @@ class VigilServer:
                  ) -> None:
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
-        self._argv = [str(vigil), "serve", "--host", LOOPBACK, "--port", str(self.port),
+        self._argv = [str(vigil.absolute()), "serve", "--host", LOOPBACK, "--port", str(self.port),
                       "--db", str(db)]
         self._workdir = workdir
         self._timeout = startup_timeout_s

@@ -27,6 +27,7 @@ from benchmarks.targets import evaluate, targets_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
+BUSY_LOAD_PER_CORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def vigil_executable() -> Path:
     """The ``vigil`` script of the interpreter running the suite (the project venv)."""
-    path = Path(sys.executable).parent / "vigil"
+    path = Path(sys.executable).absolute().parent / "vigil"
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run with the project's .venv/bin/python "
                          "after `make install`")
@@ -171,6 +172,11 @@ def print_table(doc: dict[str, Any]) -> None:
         actual = "" if check["actual"] is None else f" (actual {_fmt(check['actual'])})"
         print(f"  [{status:^12}] {check['name']}: {check['target']}{actual}"
               f"{' - ' + extra if extra else ''}", file=out)
+    load = doc["machine"].get("load_average_at_start")
+    cores = doc["machine"].get("usable_cores") or doc["machine"].get("logical_cores") or 1
+    if load and load[0] > BUSY_LOAD_PER_CORE * cores:
+        print(f"note: the machine was busy at the start (1-minute load {load[0]} on {cores} "
+              "cores); figures are lower than on an idle machine", file=out)
     s = doc["summary"]
     print(f"{s['pass']} passed, {s['fail']} failed, {s['not measured']} not measured; "
           f"took {doc['duration_s']} s", file=out)

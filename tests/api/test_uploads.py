@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +105,26 @@ def test_empty_file_is_422(client: TestClient, multipart: bool) -> None:
     assert "empty" in response.json()["error"]
 
 
-def test_multipart_without_file_field(client: TestClient) -> None:
-    response = client.post(UPLOADS, files={"other": ("a.csv", b"x")})
+@pytest.mark.parametrize(
+    ("files", "data", "field"),
+    [
+        ({"other": ("a.csv", b"a,b\n1,2\n")}, {}, "file"),
+        ({"file": ("a.csv", b"a,b\n1,2\n")}, {"format": "xml"}, "format"),
+        ({"file": ("a.csv", b"a,b\n1,2\n")}, {"timezone": "Mars/X"}, "timezone"),
+        ({"file": ("a.csv", b"a,b\n1,2\n")}, {"map": "no-equals-sign"}, "map"),
+    ],
+    ids=["no-file-field", "bad-format", "bad-timezone", "bad-map"],
+)
+def test_rejected_multipart_upload_closes_its_files(client: TestClient, files: dict[str, Any],
+                                                    data: dict[str, str], field: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.post(UPLOADS, files=files, data=data)
+        gc.collect()
     assert response.status_code == 422
-    assert response.json()["field"] == "file"
+    assert response.json()["field"] == field
+    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaked == [], "the multipart form's spooled files were not closed"
 
 
 @pytest.mark.parametrize("params", [{"filename": "x.txt"}, {"filename": "x.csv",

@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 
 def _new_connection() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "256MB"})
+    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "128MB"})
     con.execute("SET TimeZone = 'UTC'")
     return con
 
