@@ -92,6 +92,7 @@ class UploadProcessor:
             log.exception("upload %s failed", state.upload_id)
             state.status, state.error = "failed", f"internal error: {exc}"
         else:
+            report.source = state.filename
             state.status, state.report = "done", report.to_dict()
             state.bytes_done, state.rows_read = state.bytes_total, report.rows_read
             count_outcome("upload", report.accepted, report.duplicates, dict(report.rejected))

@@ -36,15 +36,17 @@ class Writer:
         self.max_group = max_group
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
+        self._gate = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="vigil-writer", daemon=True)
         self._thread.start()
 
     def submit(self, fn: Callable[[Store], T]) -> Future[T]:
         """Queue ``fn(store)``; the future holds its result once committed."""
-        if self._closed:
-            raise WriterClosedError("the writer is closed")
         future: Future[T] = Future()
-        self._queue.put((fn, future))
+        with self._gate:
+            if self._closed:
+                raise WriterClosedError("the writer is closed")
+            self._queue.put((fn, future))
         WRITE_QUEUE.inc()
         return future
 
@@ -54,10 +56,12 @@ class Writer:
 
     def close(self) -> None:
         """Finish queued writes, then stop the thread."""
-        if not self._closed:
+        with self._gate:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(_STOP)
-            self._thread.join()
+        self._thread.join()
 
     def _loop(self) -> None:
         while True:
@@ -85,9 +89,9 @@ class Writer:
         try:
             with self.store.transaction():
                 results = [fn(self.store) for fn, _ in group]
-        except Exception:  # one of them failed: retry each alone to find it
+        except Exception as exc:  # one of them failed: run each alone so only that one fails
             if len(group) == 1:
-                self._run_alone(*group[0])
+                self._fail(group[0][1], exc)
             else:
                 for fn, future in group:
                     self._run_alone(fn, future)
@@ -97,13 +101,16 @@ class Writer:
         for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
 
+    def _fail(self, future: Future[Any], exc: Exception) -> None:
+        WRITE_FAILURES.inc()
+        log.warning("write failed: %s", exc)
+        future.set_exception(exc)
+
     def _run_alone(self, fn: WriteFn, future: Future[Any]) -> None:
         try:
             with self.store.transaction():
                 result = fn(self.store)
         except Exception as exc:
-            WRITE_FAILURES.inc()
-            log.warning("write failed: %s", exc)
-            future.set_exception(exc)
+            self._fail(future, exc)
         else:
             future.set_result(result)

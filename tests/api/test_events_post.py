@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from vigil.store import Store
 
 from .helpers import EVENTS, all_events, event
 
@@ -189,3 +193,25 @@ def test_aliases_and_optional_fields_are_stored(client: TestClient) -> None:
     assert stored["labels"] == ["cat", "dog", "person"]
     assert stored["ts"] == "2026-03-22T10:00:00Z"
     assert stored["detections"] == [{"label": "cat", "box": [1, 2, 3, 4]}]
+
+
+def test_concurrent_posts_are_all_committed(app: FastAPI, client: TestClient) -> None:
+    failures: list[str] = []
+
+    def post(worker: int) -> None:
+        for batch in range(5):
+            items = [event(f"w{worker}", f"2026-03-23T{batch:02d}:{i:02d}:00Z")
+                     for i in range(20)]
+            response = client.post(EVENTS, json=items)
+            if response.status_code != 200 or response.json()["accepted"] != 20:
+                failures.append(response.text)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert len(all_events(client)) == 6 * 5 * 20
+    store: Store = app.state.vigil.store
+    assert store.hourly_counts().equals(store.hourly_counts_from_events())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import EVENTS, event
+from .helpers import EVENTS, event, wait_upload
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -55,3 +55,20 @@ def test_metrics_text_names(client: TestClient) -> None:
                  "vigil_write_seconds_count", "# TYPE vigil_write_seconds histogram",
                  "vigil_uploads_active"):
         assert name in text
+
+
+def test_upload_outcomes_are_counted(client: TestClient) -> None:
+    before = samples(client)
+    csv = (b"camera_id,event_type,timestamp,confidence\n"
+           b"c1,detection,2026-03-22T10:00:00Z,0.5\n"
+           b"c1,detection,2026-03-22T10:01:00Z,0.6\n"
+           b",detection,2026-03-22T10:02:00Z,0.5\n")
+    response = client.post("/api/v1/uploads", params={"filename": "m.csv"}, content=csv)
+    assert wait_upload(client, response.json()["upload_id"])["status"] == "done"
+    after = samples(client)
+    assert value(after, "vigil_events_ingested_total", path="upload") - value(
+        before, "vigil_events_ingested_total", path="upload") == 2
+    assert value(after, "vigil_events_rejected_total", path="upload",
+                 reason="source_id_missing") - value(
+        before, "vigil_events_rejected_total", path="upload", reason="source_id_missing") == 1
+    assert value(after, "vigil_uploads_active") == 0

@@ -77,6 +77,23 @@ def test_raw_body_upload(client: TestClient, synth: tuple[Path, dict[str, Any]])
     assert second["report"]["duplicates"] == truth["valid_rows"]
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "ndjson"])
+def test_parquet_and_ndjson_uploads(client: TestClient, tmp_path: Path, fmt: str) -> None:
+    table = generate_events(CONFIG)
+    truth = ground_truth(table, CONFIG)
+    path = write_dataset(table, tmp_path, (fmt,))[fmt]
+    with path.open("rb") as fh:
+        response = client.post(UPLOADS, files={"file": (path.name, fh)})
+    assert response.status_code == 202
+    body = wait_upload(client, response.json()["upload_id"])
+    assert body["status"] == "done", body
+    report = body["report"]
+    assert report["accepted"] == truth["valid_rows"]
+    assert {r: i["count"] for r, i in report["rejected_by_reason"].items()} == {
+        r: len(lines) for r, lines in truth["bad_rows"].items() if lines}
+    assert body["progress"]["fraction"] == 1.0
+
+
 def test_upload_options_as_query_and_form(client: TestClient) -> None:
     csv = b"cam,type,when\nhall,detection,22/03/2026 10:30\n"
     response = client.post(UPLOADS, content=csv, params={
@@ -178,13 +195,20 @@ def test_unfinished_upload_resumes_after_restart(settings: Settings,
     with TestClient(first) as client:
         _queue_by_hand(first, "resume1", "resume.csv", path.read_bytes())
         _queue_by_hand(first, "gone1", "gone.csv", b"x")
+        _queue_by_hand(first, "half1", "half.csv",
+                       b"camera_id,event_type,timestamp\nc9,motion,2026-03-22T10:00:00Z\n")
+        half = first.state.vigil.store.get_upload("half1")
+        assert half is not None
+        half.status = "processing"  # the process died while this one was running
+        first.state.vigil.writer.run(lambda store: store.save_upload(half))
         first.state.vigil.uploads.spool_path("gone1", "gone.csv").unlink()
         assert client.get(f"{UPLOADS}/resume1").json()["status"] == "queued"
     second = create_app(settings)
     with TestClient(second) as client:
         body = wait_upload(client, "resume1")
         check_report(body, truth)
-        assert len(all_events(client)) == truth["valid_rows"]
+        assert wait_upload(client, "half1")["report"]["accepted"] == 1
+        assert len(all_events(client)) == truth["valid_rows"] + 1
         gone = wait_upload(client, "gone1")
         assert gone["status"] == "failed" and "gone" in gone["error"]
     assert not second.state.vigil.uploads.spool_path("resume1", "resume.csv").exists()

@@ -157,3 +157,19 @@ def test_close_drains_the_queue(store: DuckDBStore) -> None:
     with pytest.raises(WriterClosedError):
         writer.submit(add_key("late"))
     writer.close()  # a second close is harmless
+
+
+def test_lone_failing_write_runs_once(store: DuckDBStore) -> None:
+    writer = Writer(store)
+    calls: list[int] = []
+
+    def bad(s: Store) -> None:
+        calls.append(1)
+        raise ValueError("boom")
+
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            writer.run(bad, timeout=10)
+    finally:
+        writer.close()
+    assert len(calls) == 1, f"a write submitted alone was executed {len(calls)} times"

@@ -105,7 +105,7 @@ def test_quoted_fields_with_commas_quotes_and_newlines(ingest_text: IngestText,
     assert events["q6"]["attributes"] is None
 
 
-# -- blank lines ---------------------------------------------------------------------------------
+# -- blank lines -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "blanks",
     [("", "", ""), ("   ", "\t", " \t ")],
@@ -131,13 +131,19 @@ def test_blank_and_whitespace_lines(ingest_text: IngestText, store: Store,
 
 
 def test_blank_lines_before_the_header(ingest_text: IngestText, store: Store) -> None:
-    text = f"\n  \nevent_id,timestamp,camera_id,event_type\nx1,bad,cam,detection\nx2,{T0},cam,motion\n"
+    text = (
+        "\n"  # 1
+        "  \n"  # 2
+        "event_id,timestamp,camera_id,event_type\n"  # 3
+        "x1,bad,cam,detection\n"  # 4
+        f"x2,{T0},cam,motion\n"  # 5
+    )
     report = ingest_text(text)
     assert rejected_lines(report) == {"timestamp_invalid": [4]}
     assert set(events_by_id(store)) == {"x2"}
 
 
-# -- ragged rows and the last line ------------------------------------------------------------
+# -- ragged rows and the last line -------------------------------------------------------------
 def test_ragged_rows(ingest_text: IngestText, store: Store) -> None:
     text = (
         "event_id,timestamp,camera_id,event_type,label,zone\n"  # 1
@@ -293,28 +299,31 @@ def test_unreadable_files(ingest_text: IngestText, store: Store, content: str,
     assert store.count_events() == 0
 
 
-def test_unterminated_quote_names_its_line(ingest_text: IngestText) -> None:
+def test_unterminated_quote_is_one_rejected_record(ingest_text: IngestText,
+                                                   store: Store) -> None:
+    """A quote never closed makes the rest of the file one bad record, named by its line."""
     text = (
-        "timestamp,camera_id,event_type,label\n"
-        f"{T0},cam,detection,ok\n"
-        f'{T0},cam,detection,"unterminated\n'
-        f"{T1},cam,detection,car\n"
+        "event_id,timestamp,camera_id,event_type,label\n"  # 1
+        f"u1,{T0},cam,detection,ok\n"  # 2
+        f'u2,{T0},cam,detection,"unterminated\n'  # 3
+        f"u3,{T1},cam,detection,car\n"  # 4: inside the open quote
     )
-    with pytest.raises(IngestFileError, match="line 3"):
-        ingest_text(text)
+    report = ingest_text(text)
+    assert rejected_lines(report) == {"unterminated_quote": [3]}
+    assert report["accepted"] == 1
+    assert set(events_by_id(store)) == {"u1"}
 
 
-def test_unterminated_quote_stores_nothing(ingest_text: IngestText, store: Store) -> None:
-    """``IngestFileError`` promises that nothing of the file was stored."""
-    text = (
-        "timestamp,camera_id,event_type,label\n"
-        f"{T0},cam,detection,ok\n"
-        f'{T0},cam,detection,"unterminated\n'
-        f"{T1},cam,detection,car\n"
-    )
-    with pytest.raises(IngestFileError):
-        ingest_text(text)
-    assert store.count_events() == 0
+def test_unterminated_quote_in_a_later_block(tmp_path: Path, store: Store) -> None:
+    big = _build_big_file("\n", rows=300)
+    bad_line = big.line + 1
+    big.text += f'zz1,{T0},cam,detection,"never closed\n' + f"zz2,{T1},cam,motion,x\n" * 50
+    path = tmp_path / "open-quote.csv"
+    path.write_bytes(big.text.encode())
+    report = ingest_file(path, store.insert_events, FileOptions(block_bytes=BLOCK)).to_dict()
+    assert rejected_lines(report) == {**big.rejected, "unterminated_quote": [bad_line]}
+    assert set(events_by_id(store)) == set(big.good)
+    assert report["bytes_read"] == path.stat().st_size
 
 
 # -- rejection reasons -------------------------------------------------------------------------
@@ -356,7 +365,7 @@ def test_rows_rejected_per_reason(ingest_text: IngestText, store: Store) -> None
     assert rejected_lines(report) == _expected_lines(set())
     assert report["rejected"] == 12
     assert report["accepted"] == 3
-    for reason, entry in report["rejected_by_reason"].items():
+    for entry in report["rejected_by_reason"].values():
         assert entry["count"] == len(entry["lines"])
         assert entry["message"]
     assert report["rejected_by_reason"]["confidence_invalid"]["field"] == "confidence"
@@ -376,7 +385,7 @@ def test_zoneless_timestamps_accepted_with_timezone(ingest_text: IngestText,
     assert events["ok1"]["ts"] == utc(2026, 1, 1)  # a stated zone wins over --timezone
 
 
-# -- timestamp formats ------------------------------------------------------------------------
+# -- timestamp formats -------------------------------------------------------------------------
 def test_huge_unix_value_rejects_its_row_only(ingest_text: IngestText, store: Store) -> None:
     """A 16-digit number is unix ms far beyond 2099: one rejected row, not a failed file."""
     text = (

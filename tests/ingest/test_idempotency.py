@@ -63,7 +63,7 @@ def stored_events(store: Store) -> dict[str, dict[str, Any]]:
             for e in all_events(store)}
 
 
-# -- files ---------------------------------------------------------------------------------------
+# -- files -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_file_ingested_twice_adds_nothing(synth_run: SynthRun, make_store: Any,
                                           fmt: str) -> None:
@@ -108,7 +108,7 @@ def test_overlapping_files_add_only_the_new_rows(synth_run: SynthRun, make_store
     assert store.count_events() == synth_run.truth["valid_rows"]
 
 
-# -- JSON payloads ---------------------------------------------------------------------------------
+# -- JSON payloads -----------------------------------------------------------------------------
 def payload_events(with_ids: bool) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     for i in range(40):
@@ -190,7 +190,7 @@ def test_duplicates_within_one_payload(make_store: Any) -> None:
     assert first["labels"] == ["person"]  # the first occurrence wins
 
 
-# -- synth ground truth ------------------------------------------------------------------------------
+# -- synth ground truth ------------------------------------------------------------------------
 def _sum_counts(counts: pa.Table, key: Any, label: str | None = "*") -> dict[str, dict[str, int]]:
     """event_count summed per source and ``key(row)`` over rows of ``label``
     (``None``: every label except the all-labels row)."""

@@ -32,14 +32,15 @@ async def create_upload(request: Request, state: AppState = Depends(app_state)) 
     upload_id = new_upload_id()
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1)
-        item = form.get("file")
-        if not isinstance(item, UploadFile):
-            raise ApiError(422, "multipart upload needs a file field named 'file'", "file")
-        filename = item.filename or "upload.csv"
-        options = _options(filename, {k: form.getlist(k) for k in form.keys() if k != "file"})
-        path = state.uploads.spool_path(upload_id, filename)
-        size = await _copy_upload(item, path)
+        async with request.form(max_files=1) as form:
+            item = form.get("file")
+            if not isinstance(item, UploadFile):
+                raise ApiError(422, "multipart upload needs a file field named 'file'", "file")
+            filename = item.filename or "upload.csv"
+            options = _options(filename, {k: form.getlist(k) for k in form.keys()
+                                          if k != "file"})
+            path = state.uploads.spool_path(upload_id, filename)
+            size = await _copy_upload(item, path)
     else:
         filename = request.query_params.get("filename", "upload.csv")
         options = _options(filename, {k: request.query_params.getlist(k)

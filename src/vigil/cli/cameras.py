@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
+from vigil.cli.jsonout import to_json
 from vigil.config import check_timezone
 
 app = typer.Typer(help="Cameras / sources: time zones and activity.", no_args_is_help=True)
@@ -27,7 +28,7 @@ def list_cameras(db: str | None = DB_OPTION,
     if as_json:
         rows = [{"source_id": s.source_id, "timezone": s.timezone, "event_count": s.event_count,
                  "first_seen": s.first_seen, "last_seen": s.last_seen} for s in sources]
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(to_json(rows))
         return
     table = Table("source", "time zone", "events", "first seen", "last seen")
     for s in sources:

@@ -10,7 +10,7 @@ from rich.console import Console
 from vigil.config import Settings, load_settings
 from vigil.store import Store, StoreBusyError, open_store
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 DB_OPTION = typer.Option(None, "--db", help="database (DuckDB path); default $VIGIL_DB or "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
+from vigil.cli.jsonout import to_json
 from vigil.config import check_timezone
 from vigil.ingest.columns import ColumnError, parse_column_map
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
@@ -72,8 +72,7 @@ def ingest_command(
     finally:
         store.close()
     if as_json:
-        sys.stdout.write(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2,
-                                    default=str) + "\n")
+        sys.stdout.write(to_json(reports[0] if len(reports) == 1 else reports) + "\n")
     if failed:
         raise typer.Exit(1)
 

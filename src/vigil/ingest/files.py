@@ -82,7 +82,7 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
                 progress: Progress | None = None) -> QualityReport:
     """Ingest ``path``; raises :class:`IngestFileError` when it cannot be read at all."""
     if not path.is_file():
-        raise IngestFileError(f"no such file: {path}")
+        raise IngestFileError("no such file")
     fmt = detect_format(path, options.format)
     report = QualityReport(source=str(path))
     readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks}

@@ -37,8 +37,11 @@ def parse_payload(body: bytes) -> list[tuple[int, Any]]:
         raise PayloadError("the request body is empty")
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
-        return list(enumerate(_ndjson_items(text.splitlines())))
+    except json.JSONDecodeError as exc:
+        items = list(_ndjson_items(text.splitlines()))
+        if all(isinstance(item, PayloadError) for item in items):
+            raise PayloadError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        return list(enumerate(items))
     return list(enumerate(whole if isinstance(whole, list) else [whole]))
 
 

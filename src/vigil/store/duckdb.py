@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlalchemy.exc
 
 from vigil.duck import arrow, first_row, scalar
 from vigil.store.base import (
@@ -59,7 +60,9 @@ class DuckDBStore:
         try:
             upgrade(f"duckdb:///{self.path.resolve()}")
             self._con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit})
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, sqlalchemy.exc.OperationalError) as exc:
+            if "lock" not in str(exc).lower():
+                raise
             raise StoreBusyError(
                 f"cannot open {self.path}: it is in use by another process "
                 "(stop `vigil serve` or use its HTTP API)"

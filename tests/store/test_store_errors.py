@@ -1,0 +1,49 @@
+"""A store refuses what it cannot use, and a failed write reports its real cause."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from vigil.ingest.payload import ingest_payload
+from vigil.store import Store
+from vigil.store.base import EVENT_INPUT_SCHEMA
+
+EVENT = {"event_id": "a", "camera_id": "cam", "event_type": "motion",
+         "timestamp": "2026-01-01T00:00:00Z"}
+
+
+def batch(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.table({n: [r.get(n) for r in rows] for n in EVENT_INPUT_SCHEMA.names},
+                    schema=EVENT_INPUT_SCHEMA)
+
+
+def test_unknown_zone_is_refused_and_changes_nothing(store: Store) -> None:
+    store.set_source_timezone("cam", "Europe/Berlin")
+    assert ingest_payload(json.dumps(EVENT).encode(), store.insert_events).accepted == 1
+    with pytest.raises(ValueError, match="Mars/Base"):
+        store.set_source_timezone("cam", "Mars/Base")
+    with pytest.raises(ValueError, match="Mars/Base"):
+        store.set_source_timezone("new_cam", "Mars/Base")
+    assert store.source_timezones() == {"cam": "Europe/Berlin"}
+    later = {**EVENT, "event_id": "b", "timestamp": "2026-01-01T01:00:00Z"}
+    assert ingest_payload(json.dumps(later).encode(), store.insert_events).accepted == 1
+    assert store.hourly_counts().to_pylist() == store.hourly_counts_from_events().to_pylist()
+
+
+def test_failed_insert_reports_its_cause_and_rolls_back(store: Store) -> None:
+    row = {"event_id": "dup", "source_id": "cam", "event_type": "motion",
+           "ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "labels": []}
+    with pytest.raises(duckdb.Error) as raised:
+        store.insert_events(batch([row, row]))  # the same id twice in one batch
+    assert "transaction is aborted" not in str(raised.value)
+    assert "dup" in str(raised.value)  # the constraint error names the key
+    assert store.count_events() == 0
+    assert store.hourly_counts().num_rows == 0
+    assert store.insert_events(batch([row])) == 1  # the store is usable afterwards
+    assert store.count_events() == 1
