@@ -13,11 +13,12 @@ from vigil.config import check_timezone
 
 ISO_ZONED = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-    r" *([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)"
 )
 ISO_NAIVE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
 NUMERIC = r"[+-]?[0-9]{1,16}(\.[0-9]+)?"
 UNIX_MS_THRESHOLD = 1e11
+UNIX_MS_LIMIT = 1e15  # larger millisecond values are far outside any valid range
 EARLIEST = "1990-01-01 00:00:00+00"
 LATEST = "2100-01-01 00:00:00+00"
 
@@ -62,9 +63,9 @@ def parse_sql(col: str, fmt_col: str, custom_format: str | None, timezone: str |
         f"CASE {fmt_col} "
         f"WHEN 'iso8601' THEN try_cast(upper({col}) AS TIMESTAMPTZ) "
         f"WHEN 'iso8601_naive' THEN {naive_iso} "
-        f"WHEN 'unix_s' THEN try_cast(to_timestamp(CAST({col} AS DOUBLE)) AS TIMESTAMPTZ) "
-        f"WHEN 'unix_ms' THEN try_cast(to_timestamp(CAST({col} AS DOUBLE) / 1000) "
-        "AS TIMESTAMPTZ) "
+        f"WHEN 'unix_s' THEN to_timestamp(CAST({col} AS DOUBLE)) "
+        f"WHEN 'unix_ms' THEN CASE WHEN abs(CAST({col} AS DOUBLE)) < {UNIX_MS_LIMIT} "
+        f"THEN to_timestamp(CAST({col} AS DOUBLE) / 1000) END "
         f"WHEN 'custom' THEN CAST({custom} AS TIMESTAMPTZ) "
         "ELSE NULL END"
     )
@@ -79,6 +80,7 @@ def reason_sql(ts_col: str, fmt_col: str, custom_format: str | None,
     return (
         f"CASE WHEN {fmt_col} IS NULL THEN 'timestamp_missing' "
         f"WHEN {no_zone} THEN 'timestamp_no_zone' "
+        f"WHEN {fmt_col} = 'unix_ms' AND {ts_col} IS NULL THEN 'timestamp_out_of_range' "
         f"WHEN {fmt_col} = 'unknown' OR {ts_col} IS NULL THEN 'timestamp_invalid' "
         f"WHEN {ts_col} < TIMESTAMPTZ '{EARLIEST}' OR {ts_col} >= TIMESTAMPTZ '{LATEST}' "
         "THEN 'timestamp_out_of_range' "

@@ -64,7 +64,7 @@ def _attributes_sql(attribute_columns: list[str]) -> str:
 
 
 def _attribute_columns(attribute_columns: list[str]) -> str:
-    return "".join(f", {_q(c)} AS {_attr(c)}" for c in attribute_columns)
+    return "".join(f", nullif(trim({_q(c)}), '') AS {_attr(c)}" for c in attribute_columns)
 
 
 def coerce_sql(fields: dict[str, str], attribute_columns: list[str]) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from vigil.timeparse import UNIX_MS_THRESHOLD
+from vigil.timeparse import UNIX_MS_LIMIT, UNIX_MS_THRESHOLD
 
 UTC = dt.UTC
 _ISO = re.compile(
@@ -36,16 +36,18 @@ def quick_timestamp(text: str, timezone: str | None) -> tuple[dt.datetime, str] 
         return None
     try:
         local = _wall_time(match)
-    except ValueError:
+        if zone_text is None:
+            assert timezone is not None
+            return _localize(local, ZoneInfo(timezone)), "iso8601_naive"
+        return local.replace(tzinfo=_offset(zone_text)).astimezone(UTC), "iso8601"
+    except (ValueError, OverflowError):  # impossible dates, offsets of a day or more
         return None
-    if zone_text is None:
-        assert timezone is not None
-        return _localize(local, ZoneInfo(timezone)), "iso8601_naive"
-    return local.replace(tzinfo=_offset(zone_text)).astimezone(UTC), "iso8601"
 
 
 def _from_number(text: str) -> tuple[dt.datetime, str] | None:
     value = float(text)
+    if abs(value) >= UNIX_MS_LIMIT:
+        return None
     if abs(value) >= UNIX_MS_THRESHOLD:
         seconds, name = value / 1000, "unix_ms"
     else:

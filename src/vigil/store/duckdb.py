@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlalchemy.exc
 
+from vigil.config import check_timezone
 from vigil.duck import arrow, first_row, scalar
 from vigil.store.base import (
     EVENT_INPUT_SCHEMA,
@@ -23,7 +23,7 @@ from vigil.store.base import (
     SourceInfo,
     UploadState,
 )
-from vigil.store.migrations.runner import upgrade
+from vigil.store.migrations.runner import DatabaseLockedError, upgrade
 from vigil.store.sql import (
     DUCKDB,
     EVENT_COLUMNS,
@@ -55,12 +55,12 @@ class DuckDBStore:
                  memory_limit: str = "384MB") -> None:
         self.path = Path(path)
         self.url = str(self.path)
-        self.default_timezone = default_timezone
+        self.default_timezone = check_timezone(default_timezone)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             upgrade(f"duckdb:///{self.path.resolve()}")
             self._con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit})
-        except (duckdb.IOException, sqlalchemy.exc.OperationalError) as exc:
+        except (duckdb.IOException, DatabaseLockedError) as exc:
             if "lock" not in str(exc).lower():
                 raise
             raise StoreBusyError(
@@ -71,6 +71,7 @@ class DuckDBStore:
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._lock = threading.RLock()
         self._depth = 0
+        self._views_to_drop: list[str] = []
         self._known_sources = self._load_sources()
         # One process writes a DuckDB file, so the batch number can be counted here.
         self._batch_no = int(scalar(self._con,
@@ -94,12 +95,33 @@ class DuckDBStore:
                 yield
             except BaseException:
                 self._con.execute("ROLLBACK")
-                self._known_sources = self._load_sources()
+                self._after_rollback()
                 raise
             else:
                 self._con.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    def _after_rollback(self) -> None:
+        """Forget what the rolled-back transaction did to this object's caches and views."""
+        self._known_sources = self._load_sources()
+        while self._views_to_drop:
+            self._con.unregister(self._views_to_drop.pop())
+
+    @contextmanager
+    def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """``table`` visible to SQL as ``name`` for the enclosed statements.
+
+        A view cannot be dropped inside a failed transaction, so then it is dropped after
+        the rollback instead (and the original error is the one that surfaces).
+        """
+        self._con.register(name, table)
+        try:
+            yield
+        except BaseException:
+            self._views_to_drop.append(name)
+            raise
+        self._con.unregister(name)
 
     def _load_sources(self) -> set[str]:
         return {r[0] for r in self._con.execute("SELECT source_id FROM sources").fetchall()}
@@ -123,8 +145,7 @@ class DuckDBStore:
                     return 0
             self._add_sources(staged)
             self._batch_no += 1
-            con.register("staged_batch", staged)
-            try:
+            with self._registered("staged_batch", staged):
                 conflict = "ON CONFLICT DO NOTHING" if batch.num_rows > SMALL_BATCH else ""
                 inserted = scalar(
                     con,
@@ -140,8 +161,6 @@ class DuckDBStore:
                     raise RuntimeError(f"stored {inserted} of {staged.num_rows} new events")
                 if inserted:
                     con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"), [self._batch_no])
-            finally:
-                con.unregister("staged_batch")
         return int(inserted)
 
     def _without_stored(self, staged: pa.Table) -> pa.Table:
@@ -227,7 +246,11 @@ class DuckDBStore:
         return dict(self._read().execute("SELECT source_id, timezone FROM sources").fetchall())
 
     def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo:
-        """Set a source's zone; its events' local columns and hourly counts are re-derived."""
+        """Set a source's zone; its events' local columns and hourly counts are re-derived.
+
+        Raises ``ValueError`` for a zone that is not a known IANA name.
+        """
+        check_timezone(timezone)
         with self.transaction():
             con = self._con
             con.execute(

@@ -39,6 +39,8 @@ EVENT_COLUMNS = (
 )
 
 _KEY = ", ".join(HOURLY_KEY)
+# Confidence summed in integer millionths: exact, so sums do not depend on batching.
+CONFIDENCE_MICROS = "CAST(floor(confidence * 1000000 + 0.5) AS BIGINT)"
 
 
 LOCAL_TIME_COLUMNS = ("local_date", "local_hour", "local_weekday")
@@ -69,7 +71,7 @@ def hourly_rollup(dialect: Dialect, where: str) -> str:
     """SELECT of hourly counts over the events matching ``where``."""
     return f"""
         SELECT {_KEY}, count(*) AS event_count,
-               coalesce(sum(confidence), 0) AS confidence_sum,
+               coalesce(sum({CONFIDENCE_MICROS}), 0) AS confidence_micros,
                count(confidence) AS confidence_count
         FROM (SELECT source_id, event_type, local_date, local_hour, confidence,
                      unnest({dialect.append_all_label}) AS label
@@ -81,11 +83,11 @@ def hourly_rollup(dialect: Dialect, where: str) -> str:
 def add_hourly_counts(dialect: Dialect, where: str) -> str:
     """Add the hourly counts of the events matching ``where`` to the table."""
     return f"""
-        INSERT INTO hourly_counts ({_KEY}, event_count, confidence_sum, confidence_count)
+        INSERT INTO hourly_counts ({_KEY}, event_count, confidence_micros, confidence_count)
         {hourly_rollup(dialect, where)}
         ON CONFLICT ({_KEY}) DO UPDATE SET
             event_count = hourly_counts.event_count + excluded.event_count,
-            confidence_sum = hourly_counts.confidence_sum + excluded.confidence_sum,
+            confidence_micros = hourly_counts.confidence_micros + excluded.confidence_micros,
             confidence_count = hourly_counts.confidence_count + excluded.confidence_count
     """
 

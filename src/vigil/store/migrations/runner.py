@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+from typing import Any
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
-def alembic_config() -> Config:
+class DatabaseLockedError(RuntimeError):
+    """Another process holds the database (DuckDB allows one writer per file)."""
+
+
+def alembic_config() -> Any:
     """An Alembic config pointing at the packaged revisions."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def upgrade(sqlalchemy_url: str) -> str | None:
-    """Bring the schema to the newest revision; returns the revision now in force."""
+    """Bring the schema to the newest revision; returns the revision now in force.
+
+    Alembic and SQLAlchemy are imported here, not at module level, so that commands which
+    never open a store start quickly.
+    """
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     engine = sa.create_engine(sqlalchemy_url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
@@ -28,6 +38,11 @@ def upgrade(sqlalchemy_url: str) -> str | None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            revision: str | None = MigrationContext.configure(connection).get_current_revision()
+            return revision
+    except sa.exc.OperationalError as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLockedError(str(exc.orig)) from exc
+        raise
     finally:
         engine.dispose()

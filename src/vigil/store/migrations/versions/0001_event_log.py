@@ -48,14 +48,14 @@ def upgrade() -> None:
         )"""
     )
     op.execute(
-        f"""CREATE TABLE hourly_counts (
+        """CREATE TABLE hourly_counts (
             source_id VARCHAR NOT NULL,
             event_type VARCHAR NOT NULL,
             label VARCHAR NOT NULL,
             local_date DATE NOT NULL,
             local_hour SMALLINT NOT NULL,
             event_count BIGINT NOT NULL,
-            confidence_sum {t["double"]} NOT NULL,
+            confidence_micros BIGINT NOT NULL,
             confidence_count BIGINT NOT NULL,
             PRIMARY KEY (source_id, event_type, label, local_date, local_hour)
         )"""
