@@ -71,7 +71,7 @@ def hourly_rollup(dialect: Dialect, where: str) -> str:
     """SELECT of hourly counts over the events matching ``where``."""
     return f"""
         SELECT {_KEY}, count(*) AS event_count,
-               coalesce(sum({CONFIDENCE_MICROS}), 0) AS confidence_micros,
+               CAST(coalesce(sum({CONFIDENCE_MICROS}), 0) AS BIGINT) AS confidence_micros,
                count(confidence) AS confidence_count
         FROM (SELECT source_id, event_type, local_date, local_hour, confidence,
                      unnest({dialect.append_all_label}) AS label
