@@ -9,6 +9,7 @@ event's content, so re-sending a row is recognised as a duplicate.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -78,7 +79,7 @@ def _split(checked: pa.Table) -> Finalised:
     rejected_rows = checked.filter(bad).select(["row_ref", "reason"]).to_pydict()
     good = checked.filter(pc.invert(bad))
     valid = good.num_rows
-    events = _first_of_each_id(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
+    events = first_of_each_id(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
     span = pc.min_max(good.column("ts")).as_py() if valid else {"min": None, "max": None}
     return Finalised(
         events=events,
@@ -91,17 +92,15 @@ def _split(checked: pa.Table) -> Finalised:
     )
 
 
-def _first_of_each_id(good: pa.Table) -> pa.Table:
-    """Drop repeats of an event id within the batch, keeping the first occurrence."""
-    if pc.count_distinct(good.column("event_id")).as_py() == good.num_rows:
-        return good
-    with compute_connection() as con:
-        con.register("good", good)
-        try:
-            return arrow(con, "SELECT * FROM good QUALIFY row_number() OVER "
-                              "(PARTITION BY event_id ORDER BY row_ref) = 1 ORDER BY row_ref")
-        finally:
-            con.unregister("good")
+def first_of_each_id(table: pa.Table) -> pa.Table:
+    """Drop repeats of an event id, keeping the first occurrence (order preserved)."""
+    if pc.count_distinct(table.column("event_id")).as_py() == table.num_rows:
+        return table
+    positions = pa.table({"event_id": table.column("event_id"),
+                          "position": np.arange(table.num_rows)})
+    firsts = positions.group_by("event_id", use_threads=False).aggregate(
+        [("position", "min")]).column("position_min").to_numpy()
+    return table.take(np.sort(firsts))
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:

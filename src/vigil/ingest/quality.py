@@ -44,15 +44,17 @@ class QualityReport:
             if len(kept) < LINES_KEPT_PER_REASON:
                 kept.append(line)
 
-    def add_batch(self, result: Finalised, inserted: int) -> None:
-        """Fold in one finalised and stored batch."""
+    def add_finalised(self, result: Finalised) -> None:
+        """Fold in what finalising one block found (rejections, formats, sources, span)."""
         self.reject(result.rejected)
-        valid = result.events.num_rows + result.batch_duplicates
-        self.accepted += inserted
-        self.duplicates += valid - inserted
         self.timestamp_formats.update(result.formats)
         self.per_source.update(result.per_source)
         self._widen(result.first_ts, result.last_ts)
+
+    def add_stored(self, valid: int, inserted: int) -> None:
+        """``valid`` rows were handed to the store and ``inserted`` of them were new."""
+        self.accepted += inserted
+        self.duplicates += valid - inserted
 
     def _widen(self, first: dt.datetime | None, last: dt.datetime | None) -> None:
         if first is not None and (self.first_timestamp is None or first < self.first_timestamp):
