@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(
         print(f"block {done} {rows} {store.count_events()}", flush=True)
 
     report = ingest_file(Path(sys.argv[2]), store.insert_events,
-                         FileOptions(block_bytes=int(sys.argv[3])), progress)
+                         FileOptions(block_bytes=int(sys.argv[3]), group_rows=1), progress)
     store.close()
     print(f"done {report.accepted}", flush=True)
     """
@@ -97,7 +97,7 @@ def test_killed_ingest_resumes_without_loss_or_doubles(synth_csv: Path, tmp_path
         assert_counts_match(store)
 
         report = ingest_file(synth_csv, store.insert_events,
-                             FileOptions(block_bytes=BLOCK_BYTES)).to_dict()
+                             FileOptions(block_bytes=BLOCK_BYTES, group_rows=1)).to_dict()
         assert report["rows_read"] == ROWS
         assert report["rejected"] == 0
         assert report["accepted"] == ROWS - survived

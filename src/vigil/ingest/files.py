@@ -36,7 +36,6 @@ _SUFFIX_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".jso
                    ".parquet": "parquet", ".pq": "parquet"}
 NDJSON_LINES_PER_BATCH = 20_000
 PARQUET_ROWS_PER_BATCH = 200_000
-INSERT_MIN_ROWS = 200_000  # more than one DuckDB row group (122,880 rows)
 
 
 class IngestFileError(RuntimeError):
@@ -52,6 +51,7 @@ class FileOptions:
     timestamp_format: str | None = None
     timezone: str | None = None
     block_bytes: int = 8 * 1024 * 1024
+    group_rows: int = 200_000  # rows stored per transaction (at least; one block at most)
 
 
 @dataclass
@@ -87,7 +87,7 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
     fmt = detect_format(path, options.format)
     report = QualityReport(source=str(path))
     readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks}
-    grouped = _GroupedInsert(insert, report)
+    grouped = _GroupedInsert(insert, report, options.group_rows)
     try:
         for prepared in prefetch(readers[fmt](path, options)):
             _fold(report, prepared)
@@ -115,22 +115,24 @@ def _fold(report: QualityReport, prepared: Prepared) -> None:
 
 
 class _GroupedInsert:
-    """Stores finalised blocks in groups of at least ``INSERT_MIN_ROWS`` rows.
+    """Stores finalised blocks in groups of at least ``group_rows`` rows.
 
-    A transaction that appends a whole row group or more is written straight to the
-    database file instead of the write-ahead log, which makes bulk commits much cheaper.
+    A DuckDB transaction that appends a whole row group (122,880 rows) or more is written
+    straight to the database file instead of the write-ahead log, which makes bulk commits
+    much cheaper; hence the default of 200,000.
     """
 
-    def __init__(self, insert: Insert, report: QualityReport) -> None:
+    def __init__(self, insert: Insert, report: QualityReport, group_rows: int) -> None:
         self.insert = insert
         self.report = report
+        self.group_rows = group_rows
         self.pending: list[pa.Table] = []
         self.valid = 0
 
     def add(self, result: Finalised) -> None:
         self.pending.append(result.events)
         self.valid += result.events.num_rows + result.batch_duplicates
-        if sum(t.num_rows for t in self.pending) >= INSERT_MIN_ROWS:
+        if sum(t.num_rows for t in self.pending) >= self.group_rows:
             self.flush()
 
     def flush(self) -> None:
