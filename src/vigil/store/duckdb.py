@@ -23,7 +23,7 @@ from vigil.store.base import (
     SourceInfo,
     UploadState,
 )
-from vigil.store.migrations.runner import DatabaseLockedError, upgrade
+from vigil.store.migrations.runner import HEAD_REVISION, DatabaseLockedError, upgrade
 from vigil.store.sql import (
     DUCKDB,
     EVENT_COLUMNS,
@@ -58,8 +58,7 @@ class DuckDBStore:
         self.default_timezone = check_timezone(default_timezone)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            upgrade(f"duckdb:///{self.path.resolve()}")
-            self._con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit})
+            self._con = self._connect(memory_limit)
         except (duckdb.IOException, DatabaseLockedError) as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -76,6 +75,17 @@ class DuckDBStore:
         # One process writes a DuckDB file, so the batch number can be counted here.
         self._batch_no = int(scalar(self._con,
                                     "SELECT coalesce(max(ingest_batch), 0) FROM events"))
+
+    def _connect(self, memory_limit: str) -> duckdb.DuckDBPyConnection:
+        """Connect, migrating first unless the schema is already at the newest revision."""
+        config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
+        if self.path.exists():
+            con = duckdb.connect(str(self.path), config=config)
+            if _revision(con) == HEAD_REVISION:
+                return con
+            con.close()
+        upgrade(f"duckdb:///{self.path.resolve()}")
+        return duckdb.connect(str(self.path), config=config)
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -359,3 +369,13 @@ def _event_where(flt: EventFilter, cursor: tuple[dt.datetime, str] | None
         clauses.append("(ts > ? OR (ts = ? AND event_id > ?))")
         params.extend([cursor[0], cursor[0], cursor[1]])
     return " AND ".join(clauses), params
+
+
+def _revision(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The schema revision recorded in the database (``None`` before the first migration)."""
+    found = first_row(con, "SELECT count(*) FROM information_schema.tables "
+                           "WHERE table_name = 'alembic_version'")
+    if not found or not found[0]:
+        return None
+    row = first_row(con, "SELECT version_num FROM alembic_version")
+    return str(row[0]) if row else None

@@ -6,10 +6,19 @@ from pathlib import Path
 from typing import Any
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+# The newest revision in versions/; a test checks it against Alembic's own view.
+HEAD_REVISION = "0001"
 
 
 class DatabaseLockedError(RuntimeError):
     """Another process holds the database (DuckDB allows one writer per file)."""
+
+
+def head_revision() -> str | None:
+    """The newest revision according to Alembic's script directory."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def alembic_config() -> Any:
