@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from vigil import __version__
 from vigil.api import routes_events, routes_sources, routes_system, routes_uploads
@@ -54,8 +55,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         finally:
             close_state(state)
 
-    app = FastAPI(title="Vigil", version=__version__, lifespan=lifespan,
-                  description="Behavioural analytics over camera and smart-home events.")
+    app = FastAPIOffline(title="Vigil", version=__version__, lifespan=lifespan,
+                         description="Behavioural analytics over camera and smart-home events.")
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads):
         app.include_router(module.router)
