@@ -1,26 +1,16 @@
-"""Fixtures of the ingest tests: a real DuckDB store in a temp dir, a file ingester."""
+"""Fixtures of the ingest tests: a file ingester into the shared ``store`` fixture."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from vigil.ingest.files import FileOptions, ingest_file
-from vigil.store import Store, open_store
+from vigil.store import Store
 
 from .helpers import IngestText, Report
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(str(tmp_path / "vigil.duckdb"))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

@@ -6,24 +6,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from vigil.store.base import EVENT_INPUT_SCHEMA
+
+# The event columns as they arrive: the timestamp still text, to be parsed when finalising.
 STAGED_SCHEMA = pa.schema(
     [
         ("row_ref", pa.int64()),  # 1-based line number (files) or 0-based index (HTTP)
         ("pre_reason", pa.string()),  # rejection found before finalising, else null
-        ("event_id", pa.string()),
-        ("source_id", pa.string()),
-        ("event_type", pa.string()),
-        ("timestamp", pa.string()),
-        ("labels", pa.list_(pa.string())),
-        ("confidence", pa.float64()),
-        ("model_id", pa.string()),
-        ("frame_id", pa.int64()),
-        ("subject_id", pa.string()),
-        ("zone", pa.string()),
-        ("state", pa.string()),
-        ("detections", pa.string()),
-        ("attributes", pa.string()),
     ]
+    + [("timestamp", pa.string()) if f.name == "ts" else (f.name, f.type)
+       for f in EVENT_INPUT_SCHEMA]
 )
 
 

@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a real DuckDB store in a temp dir."""
+"""Fixtures shared by every test package."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from vigil.store import Store, open_store
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
+    """A real DuckDB store in a fresh temp dir, closed afterwards."""
     opened = open_store(str(tmp_path / "vigil.duckdb"))
     try:
         yield opened
