@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -11,17 +10,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 MAX_ID_LENGTH = 128
 LABEL_KEYS = ("label", "class")
-_LABEL_SPLIT = re.compile(r"[|;,]")
+
+
+ALL_LABELS = "*"  # reserved: the all-labels row of the hourly counts
 
 
 def normalise_labels(values: list[str]) -> list[str]:
-    """Lower-case, strip, drop empties, de-duplicate and sort."""
-    return sorted({v.strip().lower() for v in values if v and v.strip()})
-
-
-def split_label_text(text: str) -> list[str]:
-    """Split a ``person|vehicle`` style label cell into labels."""
-    return normalise_labels(_LABEL_SPLIT.split(text))
+    """Lower-case, strip, drop empties and the reserved ``*``, de-duplicate and sort."""
+    cleaned = {v.strip().lower() for v in values if v and v.strip()}
+    return sorted(cleaned - {ALL_LABELS})
 
 
 def labels_from_detections(detections: Any) -> list[str]:

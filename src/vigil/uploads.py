@@ -8,8 +8,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pyarrow as pa
-
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
 from vigil.metrics import UPLOADS_ACTIVE, count_outcome
 from vigil.store import UploadState
@@ -81,11 +79,8 @@ class UploadProcessor:
                 last[0] = now
                 self._save(state)
 
-        def insert(batch: pa.Table) -> int:
-            return int(self.writer.run(lambda store: store.insert_events(batch)))
-
         try:
-            report = ingest_file(path, insert, options, progress)
+            report = ingest_file(path, self.writer.insert_events, options, progress)
         except IngestFileError as exc:
             state.status, state.error = "failed", str(exc)
         except Exception as exc:  # recorded on the upload, then logged with its traceback

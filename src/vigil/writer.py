@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from vigil.metrics import WRITE_FAILURES, WRITE_LATENCY, WRITE_QUEUE
 from vigil.store import Store
 
@@ -53,6 +55,10 @@ class Writer:
     def run(self, fn: Callable[[Store], T], timeout: float | None = None) -> T:
         """Submit ``fn`` and wait for its committed result."""
         return self.submit(fn).result(timeout)
+
+    def insert_events(self, batch: pa.Table) -> int:
+        """Insert a finalised batch through the writer; returns how many rows were new."""
+        return int(self.run(lambda store: store.insert_events(batch)))
 
     def close(self) -> None:
         """Finish queued writes, then stop the thread."""

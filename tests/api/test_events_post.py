@@ -215,3 +215,18 @@ def test_concurrent_posts_are_all_committed(app: FastAPI, client: TestClient) ->
     assert len(all_events(client)) == 6 * 5 * 20
     store: Store = app.state.vigil.store
     assert store.hourly_counts().equals(store.hourly_counts_from_events())
+
+
+def test_oversized_body_is_refused_with_413(client: TestClient,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.api import routes_events
+
+    monkeypatch.setattr(routes_events, "MAX_BODY_BYTES", 2000)
+    body = json.dumps([{"camera_id": "cam1", "event_type": "detection",
+                        "timestamp": 1770000000 + i} for i in range(100)])
+    response = client.post("/api/v1/events", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["field"] == "body"
+    assert "uploads" in response.json()["error"]
+    assert client.get("/api/v1/events").json()["events"] == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from vigil.api.auth import require
 from vigil.api.errors import ApiError, error_body
@@ -21,6 +23,7 @@ from vigil.store import EventFilter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 MAX_PAGE = 1000
+MAX_BODY_BYTES = 64 * 2**20
 
 
 @router.post("/events", dependencies=[Depends(require("ingest"))])
@@ -35,18 +38,13 @@ async def post_events(
     index, the field and a message. 200 when anything was valid, 422 when nothing was.
     """
     zone = _zone(timezone)
-    body = await request.body()
-    writer = state.writer
-
-    def insert(batch: Any) -> int:
-        return int(writer.run(lambda store: store.insert_events(batch)))
-
+    body = await _read_body(request)
     try:
-        result = await _in_thread(lambda: ingest_payload(body, insert, zone))
+        result = await run_in_threadpool(ingest_payload, body, state.writer.insert_events, zone)
     except (PayloadError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not JSON or NDJSON: {exc}", "body") from exc
     count_outcome("http", result.accepted, result.duplicates,
-                  _by_reason([e.reason for e in result.errors]))
+                  Counter(e.reason for e in result.errors))
     payload = result.model_dump()
     if result.errors and result.accepted + result.duplicates == 0:
         first = result.errors[0]
@@ -86,11 +84,17 @@ def _zone(timezone: str | None) -> str | None:
         raise ApiError(422, str(exc), "timezone") from exc
 
 
-def _by_reason(reasons: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for reason in reasons:
-        counts[reason] = counts.get(reason, 0) + 1
-    return counts
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused with 413 beyond ``MAX_BODY_BYTES``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body over {MAX_BODY_BYTES // 2**20} MiB: send files "
+                                "to POST /api/v1/uploads instead", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _encode_cursor(cursor: tuple[dt.datetime, str] | None) -> str | None:
@@ -108,9 +112,3 @@ def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
         return dt.datetime.fromisoformat(ts), str(event_id)
     except (ValueError, TypeError) as exc:
         raise ApiError(422, "cursor is not one this server issued", "cursor") from exc
-
-
-async def _in_thread(fn: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn)

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from vigil.model import ALL_LABELS
+
 # Columns of a finalised batch handed to ``insert_events``, in order.
 EVENT_INPUT_SCHEMA = pa.schema(
     [
@@ -29,8 +31,10 @@ EVENT_INPUT_SCHEMA = pa.schema(
     ]
 )
 
+__all__ = ["ALL_LABELS", "EVENT_INPUT_SCHEMA", "HOURLY_KEY", "EventFilter", "EventPage",
+           "SourceInfo", "Store", "UploadState"]
+
 HOURLY_KEY = ("source_id", "event_type", "label", "local_date", "local_hour")
-ALL_LABELS = "*"
 
 
 @dataclass(frozen=True)
