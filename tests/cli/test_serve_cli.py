@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -124,3 +125,36 @@ def test_cli_on_a_served_database_says_it_is_busy(server: Server, tmp_path: Path
     assert done.returncode == 1
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "in use by another process" in " ".join(done.stderr.split())
+
+
+def test_ingest_through_a_running_server(server: Server, tmp_path: Path) -> None:
+    csv = tmp_path / "through.csv"
+    csv.write_text("timestamp,cam,event_type,label\n"
+                   "2026-03-22T10:00:00Z,porch,detection,person\n"
+                   "not-a-time,porch,detection,person\n"
+                   "22/03/2026 11:00,porch,detection,car\n", encoding="utf-8")
+    done = subprocess.run(
+        [str(VIGIL), "ingest", str(csv), "--server", server.base, "--json", "--map",
+         "cam=camera_id", "--timestamp-format", "%d/%m/%Y %H:%M", "--timezone",
+         "Europe/Berlin"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["accepted"] == 2
+    assert report["rejected_by_reason"]["timestamp_invalid"]["lines"] == [3]
+    listed = httpx.get(f"{server.base}/api/v1/events", params={"source": "porch"}).json()
+    # 11:00 in Berlin on 22 March (CET, +01:00) is 10:00 UTC
+    assert sorted((e["ts"], e["labels"]) for e in listed["events"]) == [
+        ("2026-03-22T10:00:00Z", ["car"]), ("2026-03-22T10:00:00Z", ["person"])]
+
+
+def test_ingest_through_a_server_that_is_not_there(tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("timestamp,camera_id,event_type\n2026-03-22T10:00:00Z,a,detection\n",
+                   encoding="utf-8")
+    done = subprocess.run(
+        [str(VIGIL), "ingest", str(csv), "--server", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean_env())
+    assert done.returncode == 1
+    assert "cannot reach" in done.stderr
+    assert "Traceback" not in done.stderr

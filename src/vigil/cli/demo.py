@@ -33,7 +33,7 @@ def demo_command(
                 for camera, zone in zones.items():
                     store.set_source_timezone(camera, zone)
             report = ingest_file(Path(paths["csv"]), store.insert_events, FileOptions())
-            print_report(report)
+            print_report(report.to_dict())
         total = store.count_events()
         sources = store.list_sources()
     finally:

@@ -20,7 +20,8 @@ from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
-from vigil.config import check_timezone
+from vigil.cli.remote import RemoteError, upload_and_wait
+from vigil.config import Settings, check_timezone
 from vigil.ingest.columns import ColumnError, parse_column_map
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
 from vigil.ingest.quality import QualityReport
@@ -39,6 +40,11 @@ def ingest_command(
     as_json: bool = typer.Option(False, "--json", help="print the quality report as JSON on "
                                  "stdout (everything else goes to stderr)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    server: str | None = typer.Option(None, "--server", help="send the files to a running "
+                                      "`vigil serve` at this URL instead of opening the "
+                                      "database (e.g. http://127.0.0.1:8000)"),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="VIGIL_API_KEY",
+                                       help="key for --server (or $VIGIL_API_KEY)"),
     db: str | None = DB_OPTION,
 ) -> None:
     """Ingest event files; prints a data quality report for each.
@@ -54,27 +60,69 @@ def ingest_command(
         )
     except (ColumnError, ValueError) as exc:
         fail(str(exc), 2)
-    store = open_or_fail(settings_for(db))
+    if server:
+        reports, failed = _ingest_remote(paths, server, api_key, options, quiet, as_json)
+    else:
+        reports, failed = _ingest_local(paths, settings_for(db), options, quiet, as_json)
+    if as_json:
+        sys.stdout.write(to_json(reports[0] if len(reports) == 1 else reports) + "\n")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _ingest_local(paths: list[Path], settings: Settings, options: FileOptions, quiet: bool,
+                  as_json: bool) -> tuple[list[dict[str, Any]], bool]:
+    store = open_or_fail(settings)
     reports: list[dict[str, Any]] = []
     failed = False
     try:
         for path in paths:
             try:
-                report = _ingest_one(path, store.insert_events, options, quiet)
+                report = _ingest_one(path, store.insert_events, options, quiet).to_dict()
             except IngestFileError as exc:
                 err_console.print(f"[bold red]error:[/] {path}: {exc}")
                 reports.append({"source": str(path), "error": str(exc)})
                 failed = True
                 continue
-            reports.append(report.to_dict())
+            reports.append(report)
             if not as_json:
                 print_report(report)
     finally:
         store.close()
-    if as_json:
-        sys.stdout.write(to_json(reports[0] if len(reports) == 1 else reports) + "\n")
-    if failed:
-        raise typer.Exit(1)
+    return reports, failed
+
+
+def _ingest_remote(paths: list[Path], server: str, api_key: str | None, options: FileOptions,
+                   quiet: bool, as_json: bool) -> tuple[list[dict[str, Any]], bool]:
+    reports: list[dict[str, Any]] = []
+    failed = False
+    for path in paths:
+        try:
+            report = upload_and_wait(server, api_key, path, options,
+                                     None if quiet else _remote_progress(path))
+        except IngestFileError as exc:
+            err_console.print(f"[bold red]error:[/] {path}: {exc}")
+            reports.append({"source": str(path), "error": str(exc)})
+            failed = True
+            continue
+        except RemoteError as exc:
+            fail(str(exc))
+        reports.append(report)
+        if not as_json:
+            print_report(report)
+    return reports, failed
+
+
+def _remote_progress(path: Path) -> Any:
+    if not err_console.is_terminal:
+        return None
+
+    def show(done: int, total: int, rows: int) -> None:
+        share = done / total if total else 0.0
+        err_console.print(f"{path.name}: {share:6.1%} of {total:,} bytes, {rows:,} rows",
+                          end="\r")
+
+    return show
 
 
 def _ingest_one(path: Path, insert: Any, options: FileOptions, quiet: bool) -> QualityReport:
@@ -98,9 +146,8 @@ def _ingest_one(path: Path, insert: Any, options: FileOptions, quiet: bool) -> Q
         return ingest_file(path, insert, options, progress)
 
 
-def print_report(report: QualityReport) -> None:
-    """The quality report, for people."""
-    data = report.to_dict()
+def print_report(data: dict[str, Any]) -> None:
+    """A quality report (as from ``QualityReport.to_dict``), for people."""
     out_console.print(f"[bold]{data['source']}[/]: {data['rows_read']:,} rows read, "
                       f"[green]{data['accepted']:,} accepted[/], "
                       f"{data['duplicates']:,} duplicates, "

@@ -66,7 +66,7 @@ class DuckDBStore:
                 raise
             raise StoreBusyError(
                 f"cannot open {self.path}: it is in use by another process "
-                "(stop `vigil serve` or use its HTTP API)"
+                "(stop `vigil serve`, or go through it: `vigil ingest --server URL` or the API)"
             ) from exc
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
