@@ -110,7 +110,11 @@ class DuckDBStore:
                 self._after_rollback()
                 raise
             else:
-                self._con.execute("COMMIT")
+                try:
+                    self._con.execute("COMMIT")
+                except duckdb.Error:  # a failed commit leaves nothing behind: forget it too
+                    self._after_rollback()
+                    raise
             finally:
                 self._depth = 0
 
