@@ -37,13 +37,24 @@ def test_unknown_zone_is_refused_and_changes_nothing(store: Store) -> None:
 
 
 def test_failed_insert_reports_its_cause_and_rolls_back(store: Store) -> None:
-    row = {"event_id": "dup", "source_id": "cam", "event_type": "motion",
+    row = {"event_id": "a", "source_id": "cam", "event_type": "motion",
            "ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "labels": []}
+    broken = {**row, "event_id": "b", "labels": None}  # labels may not be NULL
     with pytest.raises(duckdb.Error) as raised:
-        store.insert_events(batch([row, row]))  # the same id twice in one batch
+        store.insert_events(batch([row, broken]))
     assert "transaction is aborted" not in str(raised.value)
-    assert "dup" in str(raised.value)  # the constraint error names the key
+    assert "labels" in str(raised.value)  # the constraint error names the column
     assert store.count_events() == 0
     assert store.hourly_counts().num_rows == 0
     assert store.insert_events(batch([row])) == 1  # the store is usable afterwards
     assert store.count_events() == 1
+
+
+def test_repeats_within_a_batch_are_stored_once(store: Store) -> None:
+    row = {"event_id": "dup", "source_id": "cam", "event_type": "motion",
+           "ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "labels": []}
+    later = {**row, "ts": dt.datetime(2026, 1, 1, 0, 5, tzinfo=dt.UTC)}
+    assert store.insert_events(batch([row, row, later])) == 2  # same id, another instant
+    assert store.insert_events(batch([later, row])) == 0
+    assert store.count_events() == 2
+    assert store.hourly_counts().to_pylist() == store.hourly_counts_from_events().to_pylist()

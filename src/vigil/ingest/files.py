@@ -23,11 +23,12 @@ import pyarrow.parquet as pq
 from vigil.ingest.coerce import coerce_sql
 from vigil.ingest.columns import ColumnError, resolve_columns
 from vigil.ingest.csvblocks import CsvBlock, CsvFormatError, iter_blocks, read_header
-from vigil.ingest.finalise import STAGED_QUERY, finalise, first_of_each_id
+from vigil.ingest.finalise import STAGED_QUERY, finalise
 from vigil.ingest.jsonitems import PayloadError, validate_items
 from vigil.ingest.outcome import Finalised
 from vigil.ingest.prefetch import prefetch
 from vigil.ingest.quality import QualityReport
+from vigil.store.batches import first_of_each_event
 
 Insert = Callable[[pa.Table], int]
 Progress = Callable[[int, int], None]  # bytes consumed, rows read
@@ -138,7 +139,7 @@ class _GroupedInsert:
     def flush(self) -> None:
         if not self.pending:
             return
-        events = first_of_each_id(pa.concat_tables(self.pending))
+        events = first_of_each_event(pa.concat_tables(self.pending))
         self.report.add_stored(self.valid, self.insert(events) if events.num_rows else 0)
         self.pending, self.valid = [], 0
 

@@ -9,7 +9,6 @@ event's content, so re-sending a row is recognised as a duplicate.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +17,7 @@ from vigil.ingest.compute import compute_connection
 from vigil.ingest.finalise_quick import finalise_quick
 from vigil.ingest.outcome import Finalised
 from vigil.store.base import EVENT_INPUT_SCHEMA
+from vigil.store.batches import first_of_each_event
 from vigil.timeparse import format_sql, parse_sql, reason_sql
 
 # The content an id is derived from; ``content_id`` in finalise_quick.py mirrors it exactly.
@@ -79,7 +79,7 @@ def _split(checked: pa.Table) -> Finalised:
     rejected_rows = checked.filter(bad).select(["row_ref", "reason"]).to_pydict()
     good = checked.filter(pc.invert(bad))
     valid = good.num_rows
-    events = first_of_each_id(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
+    events = first_of_each_event(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
     span = pc.min_max(good.column("ts")).as_py() if valid else {"min": None, "max": None}
     return Finalised(
         events=events,
@@ -90,17 +90,6 @@ def _split(checked: pa.Table) -> Finalised:
         first_ts=span["min"],
         last_ts=span["max"],
     )
-
-
-def first_of_each_id(table: pa.Table) -> pa.Table:
-    """Drop repeats of an event id, keeping the first occurrence (order preserved)."""
-    if pc.count_distinct(table.column("event_id")).as_py() == table.num_rows:
-        return table
-    positions = pa.table({"event_id": table.column("event_id"),
-                          "position": np.arange(table.num_rows)})
-    firsts = positions.group_by("event_id", use_threads=False).aggregate(
-        [("position", "min")]).column("position_min").to_numpy()
-    return table.take(np.sort(firsts))
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from vigil.store.base import (
     SourceInfo,
     UploadState,
 )
+from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, DatabaseLockedError, upgrade
 from vigil.store.sql import (
     DUCKDB,
@@ -35,11 +35,8 @@ from vigil.store.sql import (
     local_time_columns,
 )
 
-log = logging.getLogger(__name__)
 # A larger write-ahead log between checkpoints keeps bulk commits cheap; the log is durable.
 CHECKPOINT_THRESHOLD = "256MB"
-# Batches up to this size look up stored ids by primary key instead of ON CONFLICT.
-SMALL_BATCH = 256
 
 
 class StoreBusyError(RuntimeError):
@@ -151,60 +148,35 @@ class DuckDBStore:
     def insert_events(self, batch: pa.Table) -> int:
         """Insert new events and add exactly those to the hourly counts, in one transaction.
 
-        Events whose id is stored already are skipped. Small batches look their ids up first;
-        a large batch in a transaction of its own is first appended as if all were new (the
-        common case, and much cheaper) and, if an id turns out to be stored, appended again
-        skipping stored ids.
+        An event whose id and timestamp are both stored already is skipped, and so is a
+        repeat within the batch.
         """
         if batch.num_rows == 0:
             return 0
-        staged = batch.select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
-        if staged.num_rows <= SMALL_BATCH:
-            with self.transaction():
-                staged = self._without_stored(staged)
-                return self._append(staged, skip_stored=False) if staged.num_rows else 0
-        if self._depth == 0:
-            try:
-                with self.transaction():
-                    return self._append(staged, skip_stored=False)
-            except duckdb.ConstraintException:
-                log.debug("batch holds stored events; appending it again without them")
+        staged = first_of_each_event(batch.select(EVENT_INPUT_SCHEMA.names)
+                                     .cast(EVENT_INPUT_SCHEMA))
+        span = pc.min_max(staged.column("ts")).as_py()
         with self.transaction():
-            return self._append(staged, skip_stored=True)
-
-    def _append(self, staged: pa.Table, skip_stored: bool) -> int:
-        """Append ``staged`` (in the current transaction) and count what was new."""
-        self._add_sources(staged)
-        self._batch_no += 1
-        conflict = "ON CONFLICT DO NOTHING" if skip_stored else ""
-        with self._registered("staged_batch", staged):
-            inserted = int(scalar(
-                self._con,
-                f"""INSERT INTO events
-                    SELECT b.event_id, b.source_id, b.event_type, b.ts, b.labels,
-                           b.confidence, b.model_id, b.frame_id, b.subject_id, b.zone,
-                           b.state, b.detections, b.attributes,
-                           {local_time_columns("b.ts", "s.timezone")}, now(), ?
-                    FROM staged_batch b JOIN sources s USING (source_id) {conflict}""",
-                [self._batch_no],
-            ))
-            if not skip_stored and inserted != staged.num_rows:
-                raise RuntimeError(f"stored {inserted} of {staged.num_rows} new events")
-            if inserted:
-                self._con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"),
-                                  [self._batch_no])
+            self._add_sources(staged)
+            self._batch_no += 1
+            with self._registered("staged_batch", staged):
+                inserted = int(scalar(
+                    self._con,
+                    f"""INSERT INTO events
+                        SELECT b.event_id, b.source_id, b.event_type, b.ts, b.labels,
+                               b.confidence, b.model_id, b.frame_id, b.subject_id, b.zone,
+                               b.state, b.detections, b.attributes,
+                               {local_time_columns("b.ts", "coalesce(s.timezone, ?)")}, now(), ?
+                        FROM staged_batch b LEFT JOIN sources s USING (source_id)
+                        ANTI JOIN (SELECT event_id, ts FROM events
+                                   WHERE ts BETWEEN ? AND ?) stored USING (event_id, ts)""",
+                    [self.default_timezone, self.default_timezone, self.default_timezone,
+                     self._batch_no, span["min"], span["max"]],
+                ))
+                if inserted:
+                    self._con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"),
+                                      [self._batch_no])
         return inserted
-
-    def _without_stored(self, staged: pa.Table) -> pa.Table:
-        """A small batch less the events already stored (primary-key point lookups)."""
-        ids = staged.column("event_id").to_pylist()
-        marks = ", ".join("?" * len(ids))
-        stored = [r[0] for r in self._con.execute(
-            f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids).fetchall()]
-        if stored:
-            staged = staged.filter(pc.invert(pc.is_in(staged.column("event_id"),
-                                                      pa.array(stored, pa.string()))))
-        return staged
 
     def _add_sources(self, staged: pa.Table) -> None:
         """Register sources not seen before, with the default time zone."""
