@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     port: int = 8000
     upload_dir: str = Field("./vigil-uploads", description="where uploads are spooled")
     csv_block_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="CSV read block")
-    duckdb_memory_limit: str = Field("384MB", description="DuckDB memory_limit setting")
+    duckdb_memory_limit: str = Field("256MB", description="DuckDB memory_limit setting")
     group_commit_max: int = Field(64, ge=1, description="writes merged into one commit")
 
     @field_validator("default_timezone")

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "384MB") -> Store:
+def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB") -> Store:
     """Open the store named by ``url``: a DuckDB file path (or ``duckdb:///path``)."""
     if url.startswith(("postgresql://", "postgres://")):
         raise ValueError("the PostgreSQL store is not available in this version")

@@ -51,7 +51,7 @@ class DuckDBStore:
     """
 
     def __init__(self, path: str | Path, default_timezone: str = "UTC",
-                 memory_limit: str = "384MB") -> None:
+                 memory_limit: str = "256MB") -> None:
         self.path = Path(path)
         self.url = str(self.path)
         self.default_timezone = check_timezone(default_timezone)
