@@ -128,7 +128,6 @@ def test_derived_ids_and_stats_agree(rows: list[dict[str, Any]]) -> None:
     assert quick is not None
     assert quick.events.column("event_id").to_pylist() == \
         sql.events.column("event_id").to_pylist()
-    assert quick.batch_duplicates == sql.batch_duplicates
     assert quick.per_source == sql.per_source
     assert (quick.first_ts, quick.last_ts) == (sql.first_ts, sql.last_ts)
 

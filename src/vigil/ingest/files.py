@@ -28,7 +28,6 @@ from vigil.ingest.jsonitems import PayloadError, validate_items
 from vigil.ingest.outcome import Finalised
 from vigil.ingest.prefetch import prefetch
 from vigil.ingest.quality import QualityReport
-from vigil.store.batches import first_of_each_event
 
 Insert = Callable[[pa.Table], int]
 Progress = Callable[[int, int], None]  # bytes consumed, rows read
@@ -128,20 +127,17 @@ class _GroupedInsert:
         self.report = report
         self.group_rows = group_rows
         self.pending: list[pa.Table] = []
-        self.valid = 0
 
     def add(self, result: Finalised) -> None:
         self.pending.append(result.events)
-        self.valid += result.events.num_rows + result.batch_duplicates
         if sum(t.num_rows for t in self.pending) >= self.group_rows:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        events = first_of_each_event(pa.concat_tables(self.pending))
-        self.report.add_stored(self.valid, self.insert(events) if events.num_rows else 0)
-        self.pending, self.valid = [], 0
+        events = pa.concat_tables(self.pending) if self.pending else None
+        self.pending = []
+        if events is not None and events.num_rows:
+            self.report.add_stored(events.num_rows, self.insert(events))
 
 
 def _finalise(tables: dict[str, pa.Table], query: str, options: FileOptions) -> Finalised:

@@ -1,10 +1,11 @@
-"""The step every input path shares: parse timestamps, derive ids, de-duplicate the batch.
+"""The step every input path shares: parse timestamps, derive ids, reject what is invalid.
 
 Staging rows (:mod:`vigil.ingest.staging`) come in as a SQL query over a registered Arrow
 table; :func:`finalise` returns the rows ready for
 :meth:`vigil.store.Store.insert_events`, the rejected row references with reasons, and the
 statistics the quality report needs. Event ids absent from the input are an MD5 of the
-event's content, so re-sending a row is recognised as a duplicate.
+event's content, so re-sending a row is recognised as a duplicate (by the store, which also
+drops repeats within a batch).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from vigil.ingest.compute import compute_connection
 from vigil.ingest.finalise_quick import finalise_quick
 from vigil.ingest.outcome import Finalised
 from vigil.store.base import EVENT_INPUT_SCHEMA
-from vigil.store.batches import first_of_each_event
 from vigil.timeparse import format_sql, parse_sql, reason_sql
 
 # The content an id is derived from; ``content_id`` in finalise_quick.py mirrors it exactly.
@@ -78,13 +78,11 @@ def _split(checked: pa.Table) -> Finalised:
     bad = pc.is_valid(checked.column("reason"))
     rejected_rows = checked.filter(bad).select(["row_ref", "reason"]).to_pydict()
     good = checked.filter(pc.invert(bad))
-    valid = good.num_rows
-    events = first_of_each_event(good).select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
-    span = pc.min_max(good.column("ts")).as_py() if valid else {"min": None, "max": None}
+    events = good.select(EVENT_INPUT_SCHEMA.names).cast(EVENT_INPUT_SCHEMA)
+    span = pc.min_max(good.column("ts")).as_py() if good.num_rows else {"min": None, "max": None}
     return Finalised(
         events=events,
         rejected=list(zip(rejected_rows["row_ref"], rejected_rows["reason"], strict=True)),
-        batch_duplicates=valid - events.num_rows,
         formats=_value_counts(checked.column("ts_format")),
         per_source=_value_counts(good.column("source_id")),
         first_ts=span["min"],

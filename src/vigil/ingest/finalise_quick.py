@@ -40,7 +40,7 @@ def content_id(row: dict[str, Any], ts: dt.datetime) -> str:
 
 def finalise_quick(staged: pa.Table, timezone: str | None) -> Finalised | None:
     """Finalise ``staged`` in Python, or ``None`` when a row needs the SQL path."""
-    events: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     formats: Counter[str] = Counter()
     per_source: Counter[str] = Counter()
@@ -59,16 +59,14 @@ def finalise_quick(staged: pa.Table, timezone: str | None) -> Finalised | None:
         per_source[row["source_id"]] += 1
         times.append(ts)
         event_id = row["event_id"] or content_id(row, ts)
-        events.setdefault((event_id, ts), {**row, "event_id": event_id, "ts": ts})
-    stored = list(events.values())
+        events.append({**row, "event_id": event_id, "ts": ts})
     table = pa.Table.from_pylist(
-        [{name: e[name] for name in EVENT_INPUT_SCHEMA.names} for e in stored],
+        [{name: e[name] for name in EVENT_INPUT_SCHEMA.names} for e in events],
         schema=EVENT_INPUT_SCHEMA,
     )
     return Finalised(
         events=table,
         rejected=rejected,
-        batch_duplicates=len(times) - len(stored),
         formats=dict(formats),
         per_source=dict(per_source),
         first_ts=min(times) if times else None,

@@ -10,11 +10,13 @@ import pyarrow as pa
 
 @dataclass
 class Finalised:
-    """Rows ready to store, rejections ``(row_ref, reason)``, and statistics for the report."""
+    """Rows ready to store, rejections ``(row_ref, reason)``, and statistics for the report.
+
+    ``events`` may still hold repeats of one event; the store keeps the first.
+    """
 
     events: pa.Table
     rejected: list[tuple[int, str]]
-    batch_duplicates: int
     formats: dict[str, int] = field(default_factory=dict)
     per_source: dict[str, int] = field(default_factory=dict)
     first_ts: dt.datetime | None = None

@@ -28,7 +28,7 @@ def ingest_payload(body: bytes, insert: Insert, timezone: str | None = None) -> 
         for ref, code in result.rejected
     ]
     inserted = insert(result.events) if result.events.num_rows else 0
-    valid = result.events.num_rows + result.batch_duplicates
+    valid = result.events.num_rows
     rejected.sort(key=lambda item: item.index)
     return IngestResult(accepted=inserted, duplicates=valid - inserted, rejected=len(rejected),
                         errors=rejected)
