@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -23,13 +24,19 @@ def new_upload_id() -> str:
 
 
 class UploadProcessor:
-    """Runs each upload's ingest on a thread of its own; writes go through the writer."""
+    """Ingests uploads one at a time, in arrival order, on a thread of its own.
+
+    One at a time keeps memory bounded and leaves the cores to the service; writes go
+    through the writer like every other write.
+    """
 
     def __init__(self, writer: Writer, upload_dir: Path) -> None:
         self.writer = writer
         self.upload_dir = upload_dir
         self.upload_dir.mkdir(parents=True, exist_ok=True)
-        self._threads: list[threading.Thread] = []
+        self._queue: queue.Queue[tuple[UploadState, Path, FileOptions] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._loop, name="vigil-uploads", daemon=True)
+        self._worker.start()
 
     def spool_path(self, upload_id: str, filename: str) -> Path:
         """Where an upload's bytes are kept while it is processed."""
@@ -37,12 +44,9 @@ class UploadProcessor:
         return self.upload_dir / f"{upload_id}{suffix}"
 
     def start(self, state: UploadState, path: Path, options: FileOptions) -> None:
-        """Record the upload as queued and process it in the background."""
+        """Record the upload as queued; it is processed when its turn comes."""
         self._save(state)
-        thread = threading.Thread(target=self._process, args=(state, path, options),
-                                  name=f"vigil-upload-{state.upload_id[:8]}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._queue.put((state, path, options))
 
     def resume_unfinished(self) -> int:
         """Restart uploads that were acknowledged but not finished (after a crash)."""
@@ -57,10 +61,27 @@ class UploadProcessor:
                 self._save(state)
         return resumed
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for running uploads (used at shutdown and in tests)."""
-        for thread in self._threads:
-            thread.join(timeout)
+    def wait(self, timeout: float) -> bool:
+        """Wait until every queued upload is processed; ``False`` if time ran out."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def close(self, timeout: float) -> None:
+        """Stop taking uploads once the current one is done (unfinished ones resume at the
+        next start, from their spooled files)."""
+        self._queue.put(None)
+        self._worker.join(timeout)
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self._process(*item)
+            finally:
+                self._queue.task_done()
 
     def _save(self, state: UploadState) -> None:
         snapshot = UploadState(**vars(state))

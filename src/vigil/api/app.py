@@ -34,7 +34,9 @@ def open_state(settings: Settings, store: Store | None = None) -> AppState:
 
 def close_state(state: AppState) -> None:
     """Let uploads finish (bounded), drain the writer, close the store."""
-    state.uploads.wait(SHUTDOWN_UPLOAD_WAIT_SECONDS)
+    if not state.uploads.wait(SHUTDOWN_UPLOAD_WAIT_SECONDS):
+        log.warning("stopping with uploads unfinished; they resume at the next start")
+    state.uploads.close(SHUTDOWN_UPLOAD_WAIT_SECONDS)
     state.writer.close()
     state.store.close()
 
