@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from vigil.api.auth import require
@@ -105,27 +106,24 @@ def _file_options(options: dict[str, Any]) -> FileOptions:
 
 
 async def _copy_upload(item: UploadFile, path: Path) -> int:
+    """Copy the uploaded part to ``path`` and make it durable before it is acknowledged."""
     size = 0
     with path.open("wb") as out:
         while chunk := await item.read(COPY_CHUNK):
             out.write(chunk)
             size += len(chunk)
-        _sync(out.fileno())
+        await run_in_threadpool(os.fsync, out.fileno())
     await item.close()
     return size
 
 
 async def _copy_stream(request: Request, path: Path) -> int:
+    """Stream the request body to ``path`` and make it durable."""
     size = 0
     with path.open("wb") as out:
         async for chunk in request.stream():
             out.write(chunk)
             size += len(chunk)
-        _sync(out.fileno())
+        await run_in_threadpool(os.fsync, out.fileno())
     return size
-
-
-def _sync(fd: int) -> None:
-    """Make the spooled bytes durable before the upload is acknowledged."""
-    os.fsync(fd)
 
