@@ -13,7 +13,8 @@ from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, setting
 from vigil.cli.jsonout import to_json
 from vigil.config import check_timezone
 
-app = typer.Typer(help="Cameras / sources: time zones and activity.", no_args_is_help=True)
+app = typer.Typer(help="Cameras / sources: time zones and activity.", no_args_is_help=True,
+                  rich_markup_mode="markdown")
 
 
 @app.command("list")

@@ -8,7 +8,8 @@ from rich.table import Table
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
 from vigil.keys import SCOPES, hash_key, new_key
 
-app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
+app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True,
+                  rich_markup_mode="markdown")
 
 
 @app.command("create")

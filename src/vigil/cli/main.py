@@ -16,7 +16,7 @@ from vigil.cli.serve import serve_command
 
 app = typer.Typer(help="Vigil: behavioural analytics over camera and smart-home events.",
                   no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, rich_markup_mode="markdown")
 app.command("ingest")(ingest_command)
 app.command("generate")(generate_command)
 app.command("serve")(serve_command)
