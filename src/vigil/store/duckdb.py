@@ -65,12 +65,14 @@ class DuckDBStore:
                 f"cannot open {self.path}: it is in use by another process "
                 "(stop `vigil serve`, or go through it: `vigil ingest --server URL` or the API)"
             ) from exc
-        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")  # for this and every cursor
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._lock = threading.RLock()
         self._depth = 0
         self._views_to_drop: list[str] = []
         self._known_sources = self._load_sources()
+        # Only this process can write the file, so the keys it holds are all the keys.
+        self._keys = self._load_keys()
         # One process writes a DuckDB file, so the batch number can be counted here.
         self._batch_no = int(scalar(self._con,
                                     "SELECT coalesce(max(ingest_batch), 0) FROM events"))
@@ -140,9 +142,8 @@ class DuckDBStore:
         return {r[0] for r in self._con.execute("SELECT source_id FROM sources").fetchall()}
 
     def _read(self) -> duckdb.DuckDBPyConnection:
-        cursor = self._con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
+        """A cursor for reads: it sees what is committed, whatever the writer is doing."""
+        return self._con.cursor()
 
     # -- events -----------------------------------------------------------------------------
     def insert_events(self, batch: pa.Table) -> int:
@@ -278,14 +279,18 @@ class DuckDBStore:
             self._con.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, now())", [key_id, key_hash, scope, name]
             )
+        self._keys[key_hash] = (key_id, scope)
 
     def find_api_key(self, key_hash: str) -> tuple[str, str] | None:
-        row = first_row(self._read(), "SELECT key_id, scope FROM api_keys WHERE key_hash = ?",
-                        [key_hash])
-        return (row[0], row[1]) if row else None
+        """``(key_id, scope)`` of a key, from memory (keys are checked on every request)."""
+        return self._keys.get(key_hash)
 
     def count_api_keys(self) -> int:
-        return int(scalar(self._read(), "SELECT count(*) FROM api_keys"))
+        return len(self._keys)
+
+    def _load_keys(self) -> dict[str, tuple[str, str]]:
+        rows = self._con.execute("SELECT key_hash, key_id, scope FROM api_keys").fetchall()
+        return {key_hash: (key_id, scope) for key_hash, key_id, scope in rows}
 
     def list_api_keys(self) -> list[dict[str, Any]]:
         rows = self._read().execute(
