@@ -53,7 +53,7 @@ async def create_upload(request: Request, state: AppState = Depends(app_state)) 
         raise ApiError(422, "the uploaded file is empty", "file")
     upload = UploadState(upload_id=upload_id, filename=filename, status="queued",
                          bytes_total=size, options=options)
-    state.uploads.start(upload, path, _file_options(options))
+    state.uploads.start(upload, path, FileOptions(**options))
     return JSONResponse({"upload_id": upload_id, "status": "queued", "bytes_total": size,
                          "url": f"/api/v1/uploads/{upload_id}"}, 202)
 
@@ -99,10 +99,6 @@ def _options(filename: str, values: dict[str, list[Any]]) -> dict[str, Any]:
         raise ApiError(422, str(exc), "map") from exc
     return {"format": fmt, "timezone": zone, "timestamp_format": one("timestamp_format"),
             "column_map": column_map}
-
-
-def _file_options(options: dict[str, Any]) -> FileOptions:
-    return FileOptions(**options)
 
 
 async def _copy_upload(item: UploadFile, path: Path) -> int:
