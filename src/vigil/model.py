@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 MAX_ID_LENGTH = 128
@@ -88,7 +89,9 @@ class EventIn(BaseModel):
     @model_validator(mode="after")
     def _entry_exit_need_subject(self) -> EventIn:
         if self.event_type in ("entry", "exit") and not self.subject_id:
-            raise ValueError("person_id (subject_id) is required for entry/exit events")
+            raise PydanticCustomError(
+                "person_id_missing", "person_id (subject_id) is required for entry/exit events"
+            )
         return self
 
     def all_labels(self) -> list[str]:

@@ -9,6 +9,8 @@ returned as UTC ``TIMESTAMPTZ``; zone-less local times are resolved like DuckDB'
 
 from __future__ import annotations
 
+import datetime as dt
+
 from vigil.config import check_timezone
 
 ISO_ZONED = (
@@ -19,8 +21,9 @@ ISO_NAIVE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9
 NUMERIC = r"[+-]?[0-9]{1,16}(\.[0-9]+)?"
 UNIX_MS_THRESHOLD = 1e11
 UNIX_MS_LIMIT = 1e15  # larger millisecond values are far outside any valid range
-EARLIEST = "1990-01-01 00:00:00+00"
-LATEST = "2100-01-01 00:00:00+00"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)  # valid timestamps: EARLIEST <= ts < LATEST
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 FORMATS = ("iso8601", "iso8601_naive", "unix_s", "unix_ms", "custom", "unknown")
 
@@ -82,7 +85,8 @@ def reason_sql(ts_col: str, fmt_col: str, custom_format: str | None,
         f"WHEN {no_zone} THEN 'timestamp_no_zone' "
         f"WHEN {fmt_col} = 'unix_ms' AND {ts_col} IS NULL THEN 'timestamp_out_of_range' "
         f"WHEN {fmt_col} = 'unknown' OR {ts_col} IS NULL THEN 'timestamp_invalid' "
-        f"WHEN {ts_col} < TIMESTAMPTZ '{EARLIEST}' OR {ts_col} >= TIMESTAMPTZ '{LATEST}' "
+        f"WHEN {ts_col} < TIMESTAMPTZ '{EARLIEST.isoformat()}' "
+        f"OR {ts_col} >= TIMESTAMPTZ '{LATEST.isoformat()}' "
         "THEN 'timestamp_out_of_range' "
         "ELSE NULL END"
     )

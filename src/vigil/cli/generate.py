@@ -11,8 +11,7 @@ import typer
 from vigil.cli.common import fail, out_console
 from vigil.synth import SynthConfig, generate_events, ground_truth, write_dataset
 from vigil.synth import write_ground_truth as save_truth
-
-FORMATS = ("csv", "ndjson", "parquet")
+from vigil.synth.writers import FORMATS
 
 
 def generate_command(

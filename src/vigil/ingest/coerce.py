@@ -5,7 +5,8 @@ Every row keeps its line reference; the first problem found names the rejection 
 
 from __future__ import annotations
 
-from vigil.model import EVENT_TYPE_PATTERN, MAX_ID_LENGTH
+from vigil.ingest.columns import FIELD_ALIASES
+from vigil.model import ALL_LABELS, EVENT_TYPE_PATTERN, LABEL_KEYS, MAX_ID_LENGTH
 from vigil.timeparse import sql_literal
 
 
@@ -13,14 +14,10 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-TEXT_FIELDS = ("event_id", "source_id", "event_type", "timestamp", "label", "labels",
-               "confidence", "model_id", "frame_id", "subject_id", "zone", "state", "detections")
-
-
 def _trimmed(fields: dict[str, str]) -> str:
     """Select list with each known field trimmed once, empty text as NULL."""
     parts = []
-    for key in TEXT_FIELDS:
+    for key in FIELD_ALIASES:
         column = fields.get(key)
         value = f"nullif(trim({_q(column)}), '')" if column else "CAST(NULL AS VARCHAR)"
         parts.append(f"lower({value}) AS {key}" if key == "event_type" else f"{value} AS {key}")
@@ -38,15 +35,13 @@ def _labels_sql(fields: dict[str, str]) -> str:
     )
     if "detections" in fields:
         det = "t.detections"
-        from_det = (
-            f"CASE WHEN json_valid({det}) AND json_type({det}) = 'ARRAY' THEN list_concat("
-            f"CAST(json_extract_string({det}, '$[*].label') AS VARCHAR[]), "
-            f"CAST(json_extract_string({det}, '$[*].class') AS VARCHAR[])) "
-            "ELSE []::VARCHAR[] END"
-        )
+        found = ", ".join(f"CAST(json_extract_string({det}, '$[*].{key}') AS VARCHAR[])"
+                          for key in LABEL_KEYS)
+        from_det = (f"CASE WHEN json_valid({det}) AND json_type({det}) = 'ARRAY' "
+                    f"THEN list_concat({found}) ELSE []::VARCHAR[] END")
         split = f"list_concat({split}, list_transform({from_det}, lambda x: lower(trim(x))))"
     return (f"list_sort(list_distinct(list_filter({split}, "
-            "lambda x: x IS NOT NULL AND x <> '' AND x <> '*')))")
+            f"lambda x: x IS NOT NULL AND x <> '' AND x <> {sql_literal(ALL_LABELS)})))")
 
 
 def _attr(column: str) -> str:

@@ -9,7 +9,6 @@ idempotent).
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from vigil.ingest.coerce import coerce_sql
 from vigil.ingest.columns import ColumnError, resolve_columns
 from vigil.ingest.csvblocks import CsvBlock, CsvFormatError, iter_blocks, read_header
 from vigil.ingest.finalise import STAGED_QUERY, finalise
-from vigil.ingest.jsonitems import PayloadError, validate_items
+from vigil.ingest.jsonitems import PayloadError, parse_json_line, validate_items
 from vigil.ingest.outcome import Finalised
 from vigil.ingest.prefetch import prefetch
 from vigil.ingest.quality import QualityReport
@@ -206,10 +205,7 @@ def _ndjson_items(path: Path) -> Iterator[tuple[list[tuple[int, Any]], int]]:
             text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8", errors="replace")
             if not text.strip():
                 continue
-            try:
-                batch.append((line_no, json.loads(text)))
-            except json.JSONDecodeError as exc:
-                batch.append((line_no, PayloadError(f"not JSON: {exc.msg}")))
+            batch.append((line_no, parse_json_line(text)))
             if len(batch) >= NDJSON_LINES_PER_BATCH:
                 yield batch, done
                 batch = []

@@ -18,12 +18,13 @@ from vigil.ingest.compute import compute_connection
 from vigil.ingest.finalise_quick import finalise_quick
 from vigil.ingest.outcome import Finalised
 from vigil.store.base import EVENT_INPUT_SCHEMA
+from vigil.store.sql import CONFIDENCE_MICROS
 from vigil.timeparse import format_sql, parse_sql, reason_sql
 
 # The content an id is derived from; ``content_id`` in finalise_quick.py mirrors it exactly.
 _CONTENT = (
     "source_id, event_type, CAST(epoch_us(ts) AS VARCHAR), array_to_string(labels, '|'), "
-    "coalesce(CAST(CAST(floor(confidence * 1000000 + 0.5) AS BIGINT) AS VARCHAR), ''), "
+    f"coalesce(CAST({CONFIDENCE_MICROS} AS VARCHAR), ''), "
     "coalesce(model_id, ''), coalesce(CAST(frame_id AS VARCHAR), ''), "
     "coalesce(subject_id, ''), coalesce(zone, ''), coalesce(state, ''), "
     "coalesce(detections, ''), coalesce(attributes, '')"

@@ -18,10 +18,7 @@ import pyarrow as pa
 from vigil.ingest.outcome import Finalised
 from vigil.ingest.quickparse import quick_timestamp
 from vigil.store.base import EVENT_INPUT_SCHEMA
-
-EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+from vigil.timeparse import EARLIEST, EPOCH, LATEST
 
 
 def content_id(row: dict[str, Any], ts: dt.datetime) -> str:
@@ -29,7 +26,7 @@ def content_id(row: dict[str, Any], ts: dt.datetime) -> str:
     confidence = row["confidence"]
     frame = row["frame_id"]
     parts = [
-        row["source_id"], row["event_type"], str((ts - _EPOCH) // dt.timedelta(microseconds=1)),
+        row["source_id"], row["event_type"], str((ts - EPOCH) // dt.timedelta(microseconds=1)),
         "|".join(row["labels"] or []),
         "" if confidence is None else str(math.floor(confidence * 1000000 + 0.5)),
         row["model_id"] or "", "" if frame is None else str(frame), row["subject_id"] or "",

@@ -10,7 +10,7 @@ import orjson
 import pyarrow as pa
 from pydantic import ValidationError
 
-from vigil.ingest.reasons import REASONS, reason_message
+from vigil.ingest.reasons import REASONS, reason_field, reason_message
 from vigil.ingest.staging import staged_from_rows
 from vigil.model import EventIn, RejectedItem
 
@@ -55,14 +55,16 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
+def parse_json_line(line: str) -> Any:
+    """One NDJSON line: its value, or a :class:`PayloadError` saying why it is not JSON."""
+    try:
+        return _loads(line)
+    except json.JSONDecodeError as exc:
+        return PayloadError(f"not JSON: {exc.msg} at column {exc.colno}")
+
+
 def _ndjson_items(lines: Iterable[str]) -> Iterable[Any]:
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            yield _loads(line)
-        except json.JSONDecodeError as exc:
-            yield PayloadError(f"not JSON: {exc.msg} at column {exc.colno}")
+    return (parse_json_line(line) for line in lines if line.strip())
 
 
 def validate_items(items: list[tuple[int, Any]]) -> tuple[pa.Table, list[RejectedItem]]:
@@ -93,8 +95,8 @@ def _rejection(ref: int, exc: ValidationError) -> RejectedItem:
     error = exc.errors(include_url=False)[0]
     loc = [str(part) for part in error["loc"]]
     message = error["msg"].removeprefix("Value error, ")
-    if not loc and "person_id" in message:
-        return RejectedItem(index=ref, field="person_id", reason="person_id_missing",
+    if error["type"] in REASONS:  # a rule of the model that names its own reason
+        return RejectedItem(index=ref, field=reason_field(error["type"]), reason=error["type"],
                             message=message)
     field = _FIELD_NAMES.get(loc[0], loc[0]) if loc else "row"
     code = f"{field}_{_ERROR_SUFFIX.get(error['type'], 'invalid')}"

@@ -13,15 +13,14 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from vigil.timeparse import UNIX_MS_LIMIT, UNIX_MS_THRESHOLD
+from vigil.timeparse import EPOCH, NUMERIC, UNIX_MS_LIMIT, UNIX_MS_THRESHOLD
 
 UTC = dt.UTC
 _ISO = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([01][0-9]|2[0-3]):([0-5][0-9])"
     r"(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?)?([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
-_NUMBER = re.compile(r"[+-]?[0-9]{1,16}(\.[0-9]+)?")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_NUMBER = re.compile(NUMERIC)
 
 
 def quick_timestamp(text: str, timezone: str | None) -> tuple[dt.datetime, str] | None:
@@ -53,7 +52,7 @@ def _from_number(text: str) -> tuple[dt.datetime, str] | None:
     else:
         seconds, name = value, "unix_s"
     try:
-        return _EPOCH + dt.timedelta(microseconds=round(seconds * 1_000_000)), name
+        return EPOCH + dt.timedelta(microseconds=round(seconds * 1_000_000)), name
     except OverflowError:
         return None
 

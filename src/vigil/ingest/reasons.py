@@ -31,7 +31,6 @@ REASONS: dict[str, tuple[str, str]] = {
     "unterminated_quote": ("row", "a quoted field is never closed; the rest of the file is "
                                   "this one record"),
     "invalid_json": ("row", "line is not a JSON object"),
-    "invalid_event": ("row", "event failed validation"),
 }
 
 

@@ -244,8 +244,7 @@ class DuckDBStore:
         return [SourceInfo(*row) for row in rows]
 
     def get_source(self, source_id: str) -> SourceInfo | None:
-        row = first_row(self._read(), f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
-        return SourceInfo(*row) if row else None
+        return _source_info(self._read(), source_id)
 
     def source_timezones(self) -> dict[str, str]:
         return dict(self._read().execute("SELECT source_id, timezone FROM sources").fetchall())
@@ -269,9 +268,9 @@ class DuckDBStore:
                 [timezone, timezone, timezone, source_id],
             )
             self.rebuild_hourly_counts(source_id)
-            row = first_row(con, f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
-        assert row is not None
-        return SourceInfo(*row)
+            info = _source_info(con, source_id)  # inside: the change is not committed yet
+        assert info is not None
+        return info
 
     # -- API keys -------------------------------------------------------------------------------
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:
@@ -340,6 +339,11 @@ class DuckDBStore:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+def _source_info(con: duckdb.DuckDBPyConnection, source_id: str) -> SourceInfo | None:
+    row = first_row(con, f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+    return SourceInfo(*row) if row else None
 
 
 def _source_where(source_id: str | None) -> tuple[str, list[Any]]:

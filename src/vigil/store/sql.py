@@ -1,7 +1,7 @@
-"""SQL shared by the DuckDB and PostgreSQL stores.
+"""SQL of the stores, written to run on DuckDB and PostgreSQL alike.
 
-Dialect differences are confined to :class:`Dialect`; everything else here is plain SQL that
-both engines run unchanged.
+Expressions that differ between engines belong in a :class:`Dialect`; everything else here
+is plain SQL.
 """
 
 from __future__ import annotations
@@ -15,21 +15,13 @@ from vigil.store.base import ALL_LABELS, HOURLY_KEY
 class Dialect:
     """The few expressions that differ between engines."""
 
-    name: str
     label_match: str  # predicate: events.labels contains the bound label
     append_all_label: str  # labels plus the all-labels marker
 
 
 DUCKDB = Dialect(
-    name="duckdb",
     label_match="list_contains(labels, ?)",
     append_all_label=f"list_append(labels, '{ALL_LABELS}')",
-)
-
-POSTGRES = Dialect(
-    name="postgresql",
-    label_match="%s = ANY(labels)",
-    append_all_label=f"array_append(labels, '{ALL_LABELS}'::text)",
 )
 
 EVENT_COLUMNS = (
