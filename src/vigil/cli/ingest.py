@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.progress import (
@@ -21,10 +22,10 @@ from rich.table import Table
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
 from vigil.cli.remote import RemoteError, upload_and_wait
-from vigil.config import Settings, check_timezone
+from vigil.config import check_timezone
 from vigil.ingest.columns import ColumnError, parse_column_map
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
-from vigil.ingest.quality import QualityReport
+from vigil.ingest.files import Progress as ProgressFn
 
 
 def ingest_command(
@@ -61,74 +62,52 @@ def ingest_command(
     except (ColumnError, ValueError) as exc:
         fail(str(exc), 2)
     if server:
-        reports, failed = _ingest_remote(paths, server, api_key, options, quiet, as_json)
+        try:
+            reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
+                path, quiet, lambda progress: upload_and_wait(server, api_key, path, options,
+                                                              progress)))
+        except RemoteError as exc:
+            fail(str(exc))
     else:
-        reports, failed = _ingest_local(paths, settings_for(db), options, quiet, as_json)
+        store = open_or_fail(settings_for(db))
+        try:
+            reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
+                path, quiet, lambda progress: ingest_file(path, store.insert_events, options,
+                                                          progress).to_dict()))
+        finally:
+            store.close()
     if as_json:
         sys.stdout.write(to_json(reports[0] if len(reports) == 1 else reports) + "\n")
     if failed:
         raise typer.Exit(1)
 
 
-def _ingest_local(paths: list[Path], settings: Settings, options: FileOptions, quiet: bool,
-                  as_json: bool) -> tuple[list[dict[str, Any]], bool]:
-    store = open_or_fail(settings)
-    reports: list[dict[str, Any]] = []
-    failed = False
-    try:
-        for path in paths:
-            try:
-                report = _ingest_one(path, store.insert_events, options, quiet).to_dict()
-            except IngestFileError as exc:
-                err_console.print(f"[bold red]error:[/] {path}: {exc}")
-                reports.append({"source": str(path), "error": str(exc)})
-                failed = True
-                continue
-            reports.append(report)
-            if not as_json:
-                print_report(report)
-    finally:
-        store.close()
-    return reports, failed
-
-
-def _ingest_remote(paths: list[Path], server: str, api_key: str | None, options: FileOptions,
-                   quiet: bool, as_json: bool) -> tuple[list[dict[str, Any]], bool]:
+def _each_file(paths: list[Path], as_json: bool,
+               ingest_one: Callable[[Path], dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """Ingest every path; a file that cannot be read is reported and the rest go on."""
     reports: list[dict[str, Any]] = []
     failed = False
     for path in paths:
         try:
-            report = upload_and_wait(server, api_key, path, options,
-                                     None if quiet else _remote_progress(path))
+            report = ingest_one(path)
         except IngestFileError as exc:
             err_console.print(f"[bold red]error:[/] {path}: {exc}")
             reports.append({"source": str(path), "error": str(exc)})
             failed = True
             continue
-        except RemoteError as exc:
-            fail(str(exc))
         reports.append(report)
         if not as_json:
             print_report(report)
     return reports, failed
 
 
-def _remote_progress(path: Path) -> Any:
-    if not err_console.is_terminal:
-        return None
-
-    def show(done: int, total: int, rows: int) -> None:
-        share = done / total if total else 0.0
-        err_console.print(f"{path.name}: {share:6.1%} of {total:,} bytes, {rows:,} rows",
-                          end="\r")
-
-    return show
+T = TypeVar("T")
 
 
-def _ingest_one(path: Path, insert: Any, options: FileOptions, quiet: bool) -> QualityReport:
-    show = not quiet and err_console.is_terminal
-    if not show:
-        return ingest_file(path, insert, options)
+def _with_progress(path: Path, quiet: bool, run: Callable[[ProgressFn | None], T]) -> T:
+    """``run(progress)`` with a progress bar (bytes, rows, rate, ETA) on a terminal."""
+    if quiet or not err_console.is_terminal:
+        return run(None)
     total = path.stat().st_size if path.is_file() else None
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -143,7 +122,7 @@ def _ingest_one(path: Path, insert: Any, options: FileOptions, quiet: bool) -> Q
             bar.update(task, completed=done, rows=rows,
                        rate=rows / elapsed if elapsed > 0 else 0.0)
 
-        return ingest_file(path, insert, options, progress)
+        return run(progress)
 
 
 def print_report(data: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from vigil.ingest.files import FileOptions, IngestFileError
+from vigil.ingest.files import FileOptions, IngestFileError, Progress
 
 POLL_SECONDS = 0.5
 UPLOAD_CHUNK = 1024 * 1024
@@ -20,10 +20,10 @@ class RemoteError(RuntimeError):
 
 
 def upload_and_wait(server: str, api_key: str | None, path: Path, options: FileOptions,
-                    progress: Any = None) -> dict[str, Any]:
+                    progress: Progress | None = None) -> dict[str, Any]:
     """Upload ``path`` to ``server`` and wait for its quality report.
 
-    ``progress(bytes_done, bytes_total, rows)`` is called while the server processes it.
+    ``progress(bytes_done, rows)`` is called while the server processes it.
     Raises :class:`IngestFileError` when the server could not read the file and
     :class:`RemoteError` when the server is unreachable or refuses the upload.
     """
@@ -51,7 +51,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _wait(client: httpx.Client, url: str, progress: Any) -> dict[str, Any]:
+def _wait(client: httpx.Client, url: str, progress: Progress | None) -> dict[str, Any]:
     while True:
         state = client.get(url)
         if state.status_code != 200:
@@ -59,7 +59,7 @@ def _wait(client: httpx.Client, url: str, progress: Any) -> dict[str, Any]:
         body: dict[str, Any] = state.json()
         if progress:
             done = body["progress"]
-            progress(done["bytes_done"], done["bytes_total"], done["rows_read"])
+            progress(done["bytes_done"], done["rows_read"])
         if body["status"] == "done":
             report: dict[str, Any] = body["report"]
             return report
