@@ -12,6 +12,7 @@ from rich.table import Table
 from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
 from vigil.config import check_timezone
+from vigil.store import Store
 
 app = typer.Typer(help="Cameras / sources: time zones and activity.", no_args_is_help=True,
                   rich_markup_mode="markdown")
@@ -76,9 +77,14 @@ def import_cameras(path: Path = typer.Argument(..., help='JSON object {"camera":
             fail(f"{path}: camera {camera!r}: {exc}", 2)
     store = open_or_fail(settings_for(db))
     try:
-        with store.transaction():
-            for camera, zone in mapping.items():
-                store.set_source_timezone(str(camera), str(zone))
+        set_zones(store, {str(camera): str(zone) for camera, zone in mapping.items()})
     finally:
         store.close()
     out_console.print(f"set the time zone of {len(mapping)} camera(s)")
+
+
+def set_zones(store: Store, zones: dict[str, str]) -> None:
+    """Set the zones of many sources, all or none."""
+    with store.transaction():
+        for camera, zone in zones.items():
+            store.set_source_timezone(camera, zone)

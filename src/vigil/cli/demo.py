@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from vigil.cli.common import err_console, open_or_fail, settings_for
+from vigil.cli.cameras import set_zones
+from vigil.cli.common import DB_OPTION, err_console, open_or_fail, settings_for
 from vigil.cli.generate import generate_dataset
 from vigil.cli.ingest import print_report
 from vigil.cli.serve import run_server
@@ -19,7 +20,7 @@ def demo_command(
     port: int = typer.Option(8000, "--port"),
     data_dir: Path = typer.Option(Path("demo-data"), "--data-dir", help="where demo files go"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
-    db: str | None = typer.Option(None, "--db", help="database (default ./vigil.duckdb)"),
+    db: str | None = DB_OPTION,
 ) -> None:
     """Generate demo data if the database is empty, ingest it, and serve the API."""
     settings = settings_for(db)
@@ -28,10 +29,7 @@ def demo_command(
         if store.count_events() == 0:
             err_console.print("empty database: generating two weeks of demo events …")
             paths = generate_dataset(SynthConfig(), data_dir, ("csv",))
-            zones = json.loads(paths["cameras"].read_text(encoding="utf-8"))
-            with store.transaction():
-                for camera, zone in zones.items():
-                    store.set_source_timezone(camera, zone)
+            set_zones(store, json.loads(paths["cameras"].read_text(encoding="utf-8")))
             report = ingest_file(Path(paths["csv"]), store.insert_events, FileOptions())
             print_report(report.to_dict())
         total = store.count_events()
