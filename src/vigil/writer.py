@@ -48,8 +48,8 @@ class Writer:
         with self._gate:
             if self._closed:
                 raise WriterClosedError("the writer is closed")
+            WRITE_QUEUE.inc()  # before the put, so the writer never counts below zero
             self._queue.put((fn, future))
-        WRITE_QUEUE.inc()
         return future
 
     def run(self, fn: Callable[[Store], T], timeout: float | None = None) -> T:
