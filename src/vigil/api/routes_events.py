@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.api.auth import require
 from vigil.api.errors import ApiError, error_body
+from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
-from vigil.config import check_timezone
 from vigil.ingest.jsonitems import PayloadError
 from vigil.ingest.payload import ingest_payload
 from vigil.metrics import count_outcome
@@ -37,7 +37,7 @@ async def post_events(
     Answers with accepted / duplicate / rejected counts and, per rejected item, its 0-based
     index, the field and a message. 200 when anything was valid, 422 when nothing was.
     """
-    zone = _zone(timezone)
+    zone = checked_zone(timezone)
     body = await _read_body(request)
     try:
         result = await run_in_threadpool(ingest_payload, body, state.writer.insert_events, zone)
@@ -73,15 +73,6 @@ def list_events(
                       subject_id=subject_id, start=start, end=end)
     page = state.store.list_events(flt, _decode_cursor(cursor), limit)
     return {"events": page.events, "next_cursor": _encode_cursor(page.next_cursor)}
-
-
-def _zone(timezone: str | None) -> str | None:
-    if timezone is None:
-        return None
-    try:
-        return check_timezone(timezone)
-    except ValueError as exc:
-        raise ApiError(422, str(exc), "timezone") from exc
 
 
 async def _read_body(request: Request) -> bytes:

@@ -13,10 +13,10 @@ from starlette.datastructures import UploadFile
 
 from vigil.api.auth import require
 from vigil.api.errors import ApiError
+from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
-from vigil.config import check_timezone
 from vigil.ingest.columns import ColumnError, parse_column_map
-from vigil.ingest.files import FORMATS, FileOptions, IngestFileError, detect_format
+from vigil.ingest.files import FileOptions, IngestFileError, detect_format
 from vigil.store import UploadState
 from vigil.uploads import new_upload_id
 
@@ -86,13 +86,8 @@ def _options(filename: str, values: dict[str, list[Any]]) -> dict[str, Any]:
     try:
         fmt = detect_format(Path(filename), one("format"))
     except IngestFileError as exc:
-        raise ApiError(422, f"{exc} (one of {', '.join(FORMATS)})", "format") from exc
-    zone = one("timezone")
-    if zone:
-        try:
-            check_timezone(zone)
-        except ValueError as exc:
-            raise ApiError(422, str(exc), "timezone") from exc
+        raise ApiError(422, str(exc), "format") from exc
+    zone = checked_zone(one("timezone"))
     try:
         column_map = parse_column_map([str(v) for v in values.get("map", [])])
     except ColumnError as exc:

@@ -74,7 +74,8 @@ def detect_format(path: Path, declared: str | None) -> str:
         return declared
     fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise IngestFileError(f"cannot tell the format of {path.name}; pass --format")
+        raise IngestFileError(f"cannot tell the format of {path.name} from its name; state it "
+                              f"(one of {', '.join(FORMATS)})")
     return fmt
 
 
