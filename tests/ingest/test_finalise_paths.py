@@ -70,35 +70,43 @@ naive_near_dst = st.builds(
 )
 
 
+def _assert_quick_matches_sql(text: str, zone: str | None) -> None:
+    quick, sql = _both([_row(text)], zone)
+    assert quick is not None, text
+    assert quick.events.column("ts").to_pylist() == sql.events.column("ts").to_pylist(), \
+        (text, zone)
+    assert quick.formats == sql.formats
+
+
 @SETTINGS
 @given(aware_iso)
 def test_iso_with_offset_agrees(text: str) -> None:
-    quick, sql = _both([_row(text)], None)
-    assert quick is not None, text
-    assert quick.events.column("ts").to_pylist() == sql.events.column("ts").to_pylist(), text
-    assert quick.formats == sql.formats
+    _assert_quick_matches_sql(text, None)
 
 
 @SETTINGS
 @given(unix_values)
 def test_unix_values_agree(text: str) -> None:
-    quick, sql = _both([_row(text)], None)
-    assert quick is not None, text
-    assert quick.events.column("ts").to_pylist() == sql.events.column("ts").to_pylist(), text
-    assert quick.formats == sql.formats
+    _assert_quick_matches_sql(text, None)
 
 
 @SETTINGS
 @given(naive_near_dst, st.sampled_from(ZONES))
 def test_naive_local_times_agree_around_dst(text: str, zone: str) -> None:
-    quick, sql = _both([_row(text)], zone)
-    assert quick is not None, text
-    assert quick.events.column("ts").to_pylist() == sql.events.column("ts").to_pylist(), \
-        (text, zone)
+    _assert_quick_matches_sql(text, zone)
+
+
+# Text shaped like timestamps, valid or not (month 13, hour 29, offset +99, 9 digits...).
+timestamp_like = st.one_of(
+    st.text(max_size=30),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}"
+                  r"(\.[0-9]{1,9})?)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?", fullmatch=True),
+    st.from_regex(r"[+-]?[0-9]{1,17}(\.[0-9]{1,8})?", fullmatch=True),
+)
 
 
 @SETTINGS
-@given(st.text(max_size=30), st.sampled_from([None, *ZONES]))
+@given(timestamp_like, st.sampled_from([None, *ZONES]))
 def test_any_text_either_defers_or_agrees(text: str, zone: str | None) -> None:
     if quick_timestamp(text, zone) is None:
         return
