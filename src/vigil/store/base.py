@@ -10,8 +10,6 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from vigil.model import ALL_LABELS
-
 # Columns of a finalised batch handed to ``insert_events``, in order.
 EVENT_INPUT_SCHEMA = pa.schema(
     [
@@ -31,7 +29,7 @@ EVENT_INPUT_SCHEMA = pa.schema(
     ]
 )
 
-__all__ = ["ALL_LABELS", "EVENT_INPUT_SCHEMA", "HOURLY_KEY", "EventFilter", "EventPage",
+__all__ = ["EVENT_INPUT_SCHEMA", "HOURLY_KEY", "EventFilter", "EventPage",
            "SourceInfo", "Store", "UploadState"]
 
 HOURLY_KEY = ("source_id", "event_type", "label", "local_date", "local_hour")

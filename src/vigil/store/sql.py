@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vigil.store.base import ALL_LABELS, HOURLY_KEY
+from vigil.model import ALL_LABELS
+from vigil.store.base import HOURLY_KEY
 
 
 @dataclass(frozen=True)
