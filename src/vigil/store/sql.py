@@ -16,13 +16,24 @@ from vigil.store.base import HOURLY_KEY
 class Dialect:
     """The few expressions that differ between engines."""
 
+    name: str
     label_match: str  # predicate: events.labels contains the bound label
     append_all_label: str  # labels plus the all-labels marker
+    text_array: str  # the type of a list of strings
 
 
 DUCKDB = Dialect(
+    name="duckdb",
     label_match="list_contains(labels, ?)",
     append_all_label=f"list_append(labels, '{ALL_LABELS}')",
+    text_array="VARCHAR[]",
+)
+
+POSTGRES = Dialect(
+    name="postgresql",
+    label_match="? = ANY(labels)",
+    append_all_label=f"array_append(labels, '{ALL_LABELS}')",
+    text_array="TEXT[]",
 )
 
 EVENT_COLUMNS = (
@@ -60,24 +71,28 @@ def local_time_assignments(ts: str, zone: str) -> str:
     return ", ".join(f"{column} = {expr}" for column, expr in pairs)
 
 
-def hourly_rollup(dialect: Dialect, where: str) -> str:
-    """SELECT of hourly counts over the events matching ``where``."""
+def hourly_rollup(dialect: Dialect, where: str, source: str = "events") -> str:
+    """SELECT of hourly counts over the rows of ``source`` matching ``where``."""
     return f"""
         SELECT {_KEY}, count(*) AS event_count,
                CAST(coalesce(sum({CONFIDENCE_MICROS}), 0) AS BIGINT) AS confidence_micros,
                count(confidence) AS confidence_count
         FROM (SELECT source_id, event_type, local_date, local_hour, confidence,
                      unnest({dialect.append_all_label}) AS label
-              FROM events WHERE {where}) AS exploded
+              FROM {source} WHERE {where}) AS exploded
         GROUP BY {_KEY}
+        ORDER BY {_KEY}
     """
 
 
-def add_hourly_counts(dialect: Dialect, where: str) -> str:
-    """Add the hourly counts of the events matching ``where`` to the table."""
+def add_hourly_counts(dialect: Dialect, where: str, source: str = "events") -> str:
+    """Add the hourly counts of the rows of ``source`` matching ``where`` to the table.
+
+    Rows are added in key order, so concurrent writers lock them in the same order.
+    """
     return f"""
         INSERT INTO hourly_counts ({_KEY}, event_count, confidence_micros, confidence_count)
-        {hourly_rollup(dialect, where)}
+        {hourly_rollup(dialect, where, source)}
         ON CONFLICT ({_KEY}) DO UPDATE SET
             event_count = hourly_counts.event_count + excluded.event_count,
             confidence_micros = hourly_counts.confidence_micros + excluded.confidence_micros,
@@ -92,3 +107,5 @@ SOURCE_SUMMARY = """
         FROM events GROUP BY source_id
     ) a USING (source_id)
 """
+
+HOURLY_ORDER = _KEY

@@ -1,0 +1,238 @@
+"""What the DuckDB and PostgreSQL stores share: every query that is plain SQL.
+
+A backend supplies a connection discipline (:meth:`SqlStore.transaction`, reads of
+committed data, writes inside the current transaction), its :class:`Dialect` and its own
+bulk insert. Queries are written with ``?`` placeholders; a backend translates them if its
+driver wants another style.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pyarrow as pa
+
+from vigil.config import check_timezone
+from vigil.store.base import EventFilter, EventPage, SourceInfo, UploadState
+from vigil.store.sql import (
+    EVENT_COLUMNS,
+    HOURLY_ORDER,
+    SOURCE_SUMMARY,
+    Dialect,
+    add_hourly_counts,
+    hourly_rollup,
+    local_time_assignments,
+)
+
+Rows = list[tuple[Any, ...]]
+UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
+                  "options, error, created_at, updated_at")
+
+
+class SqlStore(ABC):
+    """The shared part of the SQL stores; see the module docstring."""
+
+    url: str
+    default_timezone: str
+    dialect: Dialect
+
+    # -- what a backend provides ---------------------------------------------------------
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the enclosed writes into one commit (re-entrant)."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Rows]:
+        """Column names and rows of a query over committed data (any thread)."""
+
+    @abstractmethod
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run a statement in the current transaction; its rows, if it returns any."""
+
+    @abstractmethod
+    def _iter_read(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of a read query in chunks."""
+
+    def _read_table(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """A read query's result as an Arrow table."""
+        names, rows = self._read(sql, params)
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        return self._read(sql, params)[1]
+
+    # -- events -----------------------------------------------------------------------------
+    def count_events(self) -> int:
+        return int(self._rows("SELECT count(*) FROM events")[0][0])
+
+    def list_events(self, flt: EventFilter, cursor: tuple[dt.datetime, str] | None,
+                    limit: int) -> EventPage:
+        where, params = self._event_where(flt, cursor)
+        names, rows = self._read(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY ts, event_id LIMIT ?",
+            [*params, limit + 1],
+        )
+        records = [dict(zip(names, r, strict=True)) for r in rows]
+        for record in records:
+            for key in ("detections", "attributes"):
+                record[key] = _json_value(record[key])
+        more = len(records) > limit
+        records = records[:limit]
+        nxt = (records[-1]["ts"], records[-1]["event_id"]) if more else None
+        return EventPage(events=records, next_cursor=nxt)
+
+    def iter_event_ids(self) -> Iterator[str]:
+        for row in self._iter_read("SELECT event_id FROM events ORDER BY event_id"):
+            yield row[0]
+
+    def _event_where(self, flt: EventFilter, cursor: tuple[dt.datetime, str] | None
+                     ) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
+        for column, value in (("source_id", flt.source_id), ("event_type", flt.event_type),
+                              ("subject_id", flt.subject_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if flt.label is not None:
+            clauses.append(self.dialect.label_match)
+            params.append(flt.label)
+        if flt.start is not None:
+            clauses.append("ts >= ?")
+            params.append(flt.start)
+        if flt.end is not None:
+            clauses.append("ts < ?")
+            params.append(flt.end)
+        if cursor is not None:
+            clauses.append("(ts > ? OR (ts = ? AND event_id > ?))")
+            params.extend([cursor[0], cursor[0], cursor[1]])
+        return " AND ".join(clauses), params
+
+    # -- hourly counts ------------------------------------------------------------------------
+    def hourly_counts(self, source_id: str | None = None) -> pa.Table:
+        where, params = _source_where(source_id)
+        return self._read_table(
+            f"SELECT * FROM hourly_counts WHERE {where} ORDER BY {HOURLY_ORDER}", params)
+
+    def hourly_counts_from_events(self, source_id: str | None = None) -> pa.Table:
+        where, params = _source_where(source_id)
+        return self._read_table(hourly_rollup(self.dialect, where), params)
+
+    def rebuild_hourly_counts(self, source_id: str | None = None) -> int:
+        """Recompute the hourly counts from the event log; returns the rows written."""
+        where, params = _source_where(source_id)
+        with self.transaction():
+            self._write(f"DELETE FROM hourly_counts WHERE {where}", params)
+            self._write(add_hourly_counts(self.dialect, where), params)
+            written = self._write(f"SELECT count(*) FROM hourly_counts WHERE {where}", params)
+        return int(written[0][0])
+
+    # -- sources ------------------------------------------------------------------------------
+    def list_sources(self) -> list[SourceInfo]:
+        return [SourceInfo(*row) for row in self._rows(f"{SOURCE_SUMMARY} ORDER BY s.source_id")]
+
+    def get_source(self, source_id: str) -> SourceInfo | None:
+        rows = self._rows(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+        return SourceInfo(*rows[0]) if rows else None
+
+    def source_timezones(self) -> dict[str, str]:
+        return dict(self._rows("SELECT source_id, timezone FROM sources"))
+
+    def _insert_new_sources(self, source_ids: Sequence[str]) -> None:
+        """Register sources with the default time zone; known ones are left alone."""
+        self._write(
+            f"INSERT INTO sources SELECT unnest(CAST(? AS {self.dialect.text_array})), ?, now() "
+            "ON CONFLICT DO NOTHING",
+            [list(source_ids), self.default_timezone],
+        )
+
+    def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo:
+        """Set a source's zone; its events' local columns and hourly counts are re-derived.
+
+        Raises ``ValueError`` for a zone that is not a known IANA name.
+        """
+        check_timezone(timezone)
+        with self.transaction():
+            self._write(
+                "INSERT INTO sources VALUES (?, ?, now()) "
+                "ON CONFLICT (source_id) DO UPDATE SET timezone = excluded.timezone",
+                [source_id, timezone],
+            )
+            self._source_added(source_id)
+            self._write(
+                f"UPDATE events SET {local_time_assignments('ts', 'CAST(? AS TEXT)')} "
+                "WHERE source_id = ?",
+                [timezone, timezone, timezone, source_id],
+            )
+            self.rebuild_hourly_counts(source_id)
+            # Read inside the transaction: the change is not committed yet.
+            rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+        return SourceInfo(*rows[0])
+
+    @abstractmethod
+    def _source_added(self, source_id: str) -> None:
+        """Note a source registered in the current transaction (for backends that cache)."""
+
+    # -- API keys -------------------------------------------------------------------------------
+    def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:
+        with self.transaction():
+            self._write("INSERT INTO api_keys VALUES (?, ?, ?, ?, now())",
+                        [key_id, key_hash, scope, name])
+
+    def _all_keys(self) -> dict[str, tuple[str, str]]:
+        rows = self._rows("SELECT key_hash, key_id, scope FROM api_keys")
+        return {key_hash: (key_id, scope) for key_hash, key_id, scope in rows}
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT key_id, scope, name, created_at FROM api_keys ORDER BY created_at")
+        return [dict(zip(("key_id", "scope", "name", "created_at"), r, strict=True)) for r in rows]
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def save_upload(self, state: UploadState) -> None:
+        report = json.dumps(state.report) if state.report is not None else None
+        with self.transaction():
+            self._write(
+                f"""INSERT INTO uploads ({UPLOAD_COLUMNS})
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())
+                    ON CONFLICT (upload_id) DO UPDATE SET status = excluded.status,
+                      bytes_total = excluded.bytes_total, bytes_done = excluded.bytes_done,
+                      rows_read = excluded.rows_read, report = excluded.report,
+                      error = excluded.error, updated_at = excluded.updated_at""",
+                [state.upload_id, state.filename, state.status, state.bytes_total,
+                 state.bytes_done, state.rows_read, report, json.dumps(state.options),
+                 state.error],
+            )
+
+    def get_upload(self, upload_id: str) -> UploadState | None:
+        found = self._uploads("upload_id = ?", [upload_id])
+        return found[0] if found else None
+
+    def unfinished_uploads(self) -> list[UploadState]:
+        return self._uploads("status IN ('queued', 'processing')", [])
+
+    def _uploads(self, where: str, params: list[Any]) -> list[UploadState]:
+        rows = self._rows(
+            f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE {where} ORDER BY created_at", params)
+        return [
+            UploadState(
+                upload_id=r[0], filename=r[1], status=r[2], bytes_total=r[3], bytes_done=r[4],
+                rows_read=r[5], report=_json_value(r[6]), options=_json_value(r[7]) or {},
+                error=r[8], created_at=r[9], updated_at=r[10],
+            )
+            for r in rows
+        ]
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON column's value: DuckDB returns text, PostgreSQL's driver decodes JSONB."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _source_where(source_id: str | None) -> tuple[str, list[Any]]:
+    return ("source_id = ?", [source_id]) if source_id else ("TRUE", [])
