@@ -18,10 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vigil demo
 
-## Lint, type-check and run the whole test suite.
+## Lint, type-check and run the whole test suite (installs the test servers when missing).
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	scripts/install-servers
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

@@ -20,6 +20,8 @@ WRITE_QUEUE = Gauge("vigil_write_queue_depth", "Writes waiting for the writer",
                     registry=REGISTRY)
 WRITE_FAILURES = Counter("vigil_write_failures", "Write functions that raised",
                          registry=REGISTRY)
+WRITE_RETRIES = Counter("vigil_write_retries", "Transactions run again after a write conflict",
+                        registry=REGISTRY)
 UPLOADS_ACTIVE = Gauge("vigil_uploads_active", "Uploads being processed", registry=REGISTRY)
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
 from vigil.metrics import UPLOADS_ACTIVE, count_outcome
-from vigil.store import UploadState
+from vigil.store import Store, UploadState
 from vigil.writer import Writer
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
+UNFINISHED = ("queued", "processing")
 
 
 def new_upload_id() -> str:
@@ -45,21 +46,37 @@ class UploadProcessor:
 
     def start(self, state: UploadState, path: Path, options: FileOptions) -> None:
         """Record the upload as queued; it is processed when its turn comes."""
+        self.store.claim_upload(state.upload_id)  # a new id: nobody else can hold it
         self._save(state)
         self._queue.put((state, path, options))
 
     def resume_unfinished(self) -> int:
-        """Restart uploads that were acknowledged but not finished (after a crash)."""
+        """Restart uploads that were acknowledged but not finished (after a crash).
+
+        With several workers on one database, each upload is resumed by the one worker that
+        claims it; an upload still held by a live worker is left to that worker.
+        """
         resumed = 0
-        for state in self.writer.store.unfinished_uploads():
+        for listed in self.store.unfinished_uploads():
+            if not self.store.claim_upload(listed.upload_id):
+                continue
+            state = self.store.get_upload(listed.upload_id)  # it may have finished meanwhile
+            if state is None or state.status not in UNFINISHED:
+                self.store.release_upload(listed.upload_id)
+                continue
             path = self.spool_path(state.upload_id, state.filename)
             if path.is_file():
-                self.start(state, path, FileOptions(**state.options))
+                self._queue.put((state, path, FileOptions(**state.options)))
                 resumed += 1
             else:
                 state.status, state.error = "failed", "spooled file is gone; upload again"
                 self._save(state)
+                self.store.release_upload(state.upload_id)
         return resumed
+
+    @property
+    def store(self) -> Store:
+        return self.writer.store
 
     def wait(self, timeout: float) -> bool:
         """Wait until every queued upload is processed; ``False`` if time ran out."""
@@ -116,3 +133,4 @@ class UploadProcessor:
             UPLOADS_ACTIVE.dec()
         self._save(state)
         path.unlink(missing_ok=True)
+        self.store.release_upload(state.upload_id)

@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from vigil.metrics import WRITE_FAILURES, WRITE_LATENCY, WRITE_QUEUE
+from vigil.metrics import WRITE_FAILURES, WRITE_LATENCY, WRITE_QUEUE, WRITE_RETRIES
 from vigil.store import Store
 
 T = TypeVar("T")
 WriteFn = Callable[[Store], Any]
 log = logging.getLogger(__name__)
 _STOP = object()
+RETRY_ATTEMPTS = 5
+RETRY_PAUSE_SECONDS = 0.01
 
 
 class WriterClosedError(RuntimeError):
@@ -93,8 +95,7 @@ class Writer:
     def _commit_group(self, group: list[tuple[WriteFn, Future[Any]]]) -> None:
         started = time.perf_counter()
         try:
-            with self.store.transaction():
-                results = [fn(self.store) for fn, _ in group]
+            results = self._transaction([fn for fn, _ in group])
         except Exception as exc:  # one of them failed: run each alone so only that one fails
             if len(group) == 1:
                 self._fail(group[0][1], exc)
@@ -114,9 +115,23 @@ class Writer:
 
     def _run_alone(self, fn: WriteFn, future: Future[Any]) -> None:
         try:
-            with self.store.transaction():
-                result = fn(self.store)
+            result = self._transaction([fn])[0]
         except Exception as exc:
             self._fail(future, exc)
         else:
             future.set_result(result)
+
+    def _transaction(self, fns: list[WriteFn]) -> list[Any]:
+        """Run ``fns`` in one transaction, again when the store says the failure was transient
+        (a deadlock between writers of different processes, say)."""
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with self.store.transaction():
+                    return [fn(self.store) for fn in fns]
+            except Exception as exc:
+                if attempt == RETRY_ATTEMPTS or not self.store.is_retryable(exc):
+                    raise
+                WRITE_RETRIES.inc()
+                log.info("write conflict, retrying (attempt %d): %s", attempt, exc)
+                time.sleep(RETRY_PAUSE_SECONDS * attempt)
+        raise AssertionError("unreachable")

@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: a real DuckDB file per test and the app around it."""
+"""Fixtures of the API tests: a real store per test (DuckDB and PostgreSQL) and the app."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from vigil.config import Settings, load_settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(db=str(tmp_path / "v.duckdb"), upload_dir=str(tmp_path / "up"))
+def settings(store_url: str, tmp_path: Path) -> Settings:
+    return load_settings(db=store_url, upload_dir=str(tmp_path / "up"))
 
 
 @pytest.fixture

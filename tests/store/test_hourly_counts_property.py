@@ -2,7 +2,8 @@
 
 Random sequences of JSON batches (with duplicates within and across batches, re-sent batches,
 out-of-order timestamps around DST changes, several sources and zones, several labels or none)
-go through :func:`vigil.ingest.payload.ingest_payload` into a real DuckDB file. After every
+go through :func:`vigil.ingest.payload.ingest_payload` into a real store (DuckDB and
+PostgreSQL). After every
 step the incremental table must equal the ``GROUP BY`` over the events exactly, and both must
 equal an independent Python model of what was stored (first occurrence of each id wins).
 """
@@ -11,10 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from vigil.ingest.payload import ingest_payload
 from vigil.model import normalise_labels
-from vigil.store import Store, open_store
+from vigil.store import Store
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -207,56 +207,58 @@ def check(store: Store, model: Model) -> None:
     assert incremental.to_pylist() == rebuilt.to_pylist()
 
 
-def run_scenario(scenario: Scenario) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        store = open_store(str(Path(folder) / "vigil.duckdb"))
-        try:
-            model = Model()
-            for source, zone in scenario.zones_first.items():
-                store.set_source_timezone(source, zone)
-                model.zones[source] = zone
-            for batch, as_ndjson in scenario.sends:
-                if not batch:
-                    continue
-                body = ("\n".join(json.dumps(e) for e in batch) if as_ndjson
-                        else json.dumps(batch)).encode()
-                result = ingest_payload(body, store.insert_events)
-                assert result.rejected == 0, result.errors
-                assert (result.accepted, result.duplicates) == model.send(batch)
-            check(store, model)
-
-            source, zone = scenario.rezone
+def run_scenario(scenario: Scenario, fresh_store: Callable[[], Store]) -> None:
+    store = fresh_store()
+    try:
+        model = Model()
+        for source, zone in scenario.zones_first.items():
             store.set_source_timezone(source, zone)
             model.zones[source] = zone
-            check(store, model)
+        for batch, as_ndjson in scenario.sends:
+            if not batch:
+                continue
+            body = ("\n".join(json.dumps(e) for e in batch) if as_ndjson
+                    else json.dumps(batch)).encode()
+            result = ingest_payload(body, store.insert_events)
+            assert result.rejected == 0, result.errors
+            assert (result.accepted, result.duplicates) == model.send(batch)
+        check(store, model)
 
-            store.rebuild_hourly_counts()
-            check(store, model)
-            store.rebuild_hourly_counts(source)
-            check(store, model)
-        finally:
-            store.close()
+        source, zone = scenario.rezone
+        store.set_source_timezone(source, zone)
+        model.zones[source] = zone
+        check(store, model)
+
+        store.rebuild_hourly_counts()
+        check(store, model)
+        store.rebuild_hourly_counts(source)
+        check(store, model)
+    finally:
+        store.close()
 
 
 STORE_SETTINGS = settings(max_examples=25, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow,
-                                                 HealthCheck.data_too_large])
+                                                 HealthCheck.data_too_large,
+                                                 HealthCheck.function_scoped_fixture])
 
 
 @STORE_SETTINGS
-@given(scenarios(dyadic_confidences))
-def test_incremental_counts_equal_rebuild(scenario: Scenario) -> None:
+@given(scenario=scenarios(dyadic_confidences))
+def test_incremental_counts_equal_rebuild(scenario: Scenario,
+                                         store_factory: Callable[[], Store]) -> None:
     """Confidences are multiples of 1/8 here, so their float sums do not depend on order."""
-    run_scenario(scenario)
+    run_scenario(scenario, store_factory)
 
 
 @settings(STORE_SETTINGS, max_examples=20, derandomize=True,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(scenarios(decimal_confidences, dense=True))  # each example opens a database
-def test_incremental_counts_equal_rebuild_with_decimal_confidences(scenario: Scenario) -> None:
+@given(scenario=scenarios(decimal_confidences, dense=True))  # each example opens a database
+def test_incremental_counts_equal_rebuild_with_decimal_confidences(
+        scenario: Scenario, store_factory: Callable[[], Store]) -> None:
     """Confidences as clients send them (0.01 steps), many per hourly row: the sums must
     match exactly too (shrinking is off: each example opens a database)."""
-    run_scenario(scenario)
+    run_scenario(scenario, store_factory)
 
 
 def test_confidence_sum_does_not_depend_on_batching(store: Store) -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pytest
 
@@ -40,7 +41,7 @@ def test_failed_insert_reports_its_cause_and_rolls_back(store: Store) -> None:
     row = {"event_id": "a", "source_id": "cam", "event_type": "motion",
            "ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "labels": []}
     broken = {**row, "event_id": "b", "labels": None}  # labels may not be NULL
-    with pytest.raises(duckdb.Error) as raised:
+    with pytest.raises((duckdb.Error, psycopg.Error)) as raised:
         store.insert_events(batch([row, broken]))
     assert "transaction is aborted" not in str(raised.value)
     assert "labels" in str(raised.value)  # the constraint error names the column

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from vigil.store.base import EventFilter, EventPage, SourceInfo, Store, UploadState
+from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, Store, UploadState
 from vigil.store.duckdb import DuckDBStore, StoreBusyError
 
 __all__ = [
+    "DeadLetter",
     "DuckDBStore",
     "EventFilter",
     "EventPage",
     "SourceInfo",
     "Store",
     "StoreBusyError",
+    "is_postgres_url",
     "UploadState",
     "open_store",
 ]
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database rather than a DuckDB file."""
+    return url.startswith(POSTGRES_SCHEMES)
+
+
 def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB") -> Store:
-    """Open the store named by ``url``: a DuckDB file path (or ``duckdb:///path``)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("the PostgreSQL store is not available in this version")
+    """Open the store named by ``url``: ``postgresql://…``, or a DuckDB file path
+    (or ``duckdb:///path``). The schema is migrated to the newest revision first."""
+    if is_postgres_url(url):
+        from vigil.store.postgres import PostgresStore  # psycopg loads only when needed
+
+        return PostgresStore(url, default_timezone=default_timezone)
     path = url.removeprefix("duckdb:///").removeprefix("duckdb://")
     return DuckDBStore(path, default_timezone=default_timezone, memory_limit=memory_limit)

@@ -29,7 +29,7 @@ EVENT_INPUT_SCHEMA = pa.schema(
     ]
 )
 
-__all__ = ["EVENT_INPUT_SCHEMA", "HOURLY_KEY", "EventFilter", "EventPage",
+__all__ = ["EVENT_INPUT_SCHEMA", "HOURLY_KEY", "DeadLetter", "EventFilter", "EventPage",
            "SourceInfo", "Store", "UploadState"]
 
 HOURLY_KEY = ("source_id", "event_type", "label", "local_date", "local_hour")
@@ -83,6 +83,20 @@ class UploadState:
     updated_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not be ingested, kept with the reason for inspection."""
+
+    dead_letter_id: int | None
+    received_at: dt.datetime
+    transport: str  # e.g. "mqtt"
+    topic: str | None
+    reason: str
+    message: str
+    payload: str  # the message text (bytes that are not UTF-8 are replaced)
+    payload_bytes: int
+
+
 class Store(Protocol):
     """Storage of the event log and the state around it."""
 
@@ -91,6 +105,10 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group several writes into one commit (re-entrant)."""
+        ...
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Whether a failed transaction may succeed when simply run again."""
         ...
 
     def insert_events(self, batch: pa.Table) -> int:
@@ -131,5 +149,18 @@ class Store(Protocol):
     def get_upload(self, upload_id: str) -> UploadState | None: ...
 
     def unfinished_uploads(self) -> list[UploadState]: ...
+
+    def claim_upload(self, upload_id: str) -> bool:
+        """Take an upload for this process; ``False`` if another live process has it."""
+        ...
+
+    def release_upload(self, upload_id: str) -> None: ...
+
+    def add_dead_letter(self, letter: DeadLetter) -> int: ...
+
+    def list_dead_letters(self, limit: int, before_id: int | None = None
+                          ) -> list[DeadLetter]: ...
+
+    def count_dead_letters(self) -> int: ...
 
     def close(self) -> None: ...

@@ -103,6 +103,11 @@ class DuckDBStore(SqlStore):
             finally:
                 self._depth = 0
 
+    @staticmethod
+    def is_retryable(exc: BaseException) -> bool:
+        """One process writes the file, so no failure is a conflict worth retrying."""
+        return False
+
     def _after_rollback(self) -> None:
         """Forget what the rolled-back transaction did to this object's caches and views."""
         self._known_sources = self._load_sources()
@@ -204,6 +209,13 @@ class DuckDBStore(SqlStore):
 
     def count_api_keys(self) -> int:
         return len(self._keys)
+
+    # -- uploads: one process owns the file, so it owns every upload -------------------------
+    def claim_upload(self, upload_id: str) -> bool:
+        return True
+
+    def release_upload(self, upload_id: str) -> None:
+        """Nothing to release: claims are not recorded."""
 
     def close(self) -> None:
         with self._lock:

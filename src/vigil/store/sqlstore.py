@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from vigil.config import check_timezone
-from vigil.store.base import EventFilter, EventPage, SourceInfo, UploadState
+from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
 from vigil.store.sql import (
     EVENT_COLUMNS,
     HOURLY_ORDER,
@@ -30,6 +30,8 @@ from vigil.store.sql import (
 )
 
 Rows = list[tuple[Any, ...]]
+DEAD_LETTER_COLUMNS = ("dead_letter_id, received_at, transport, topic, reason, message, payload, "
+                       "payload_bytes")
 UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
                   "options, error, created_at, updated_at")
 
@@ -193,6 +195,28 @@ class SqlStore(ABC):
             "SELECT key_id, scope, name, created_at FROM api_keys ORDER BY created_at")
         return [dict(zip(("key_id", "scope", "name", "created_at"), r, strict=True)) for r in rows]
 
+    # -- dead letters ---------------------------------------------------------------------------
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        """Keep a message that could not be ingested; returns its id."""
+        with self.transaction():
+            rows = self._write(
+                f"INSERT INTO dead_letters ({DEAD_LETTER_COLUMNS.replace('dead_letter_id, ', '')})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING dead_letter_id",
+                [letter.received_at, letter.transport, letter.topic, letter.reason,
+                 letter.message, letter.payload, letter.payload_bytes],
+            )
+        return int(rows[0][0])
+
+    def list_dead_letters(self, limit: int, before_id: int | None = None) -> list[DeadLetter]:
+        """The newest dead letters first, older than ``before_id`` when given."""
+        where, params = ("dead_letter_id < ?", [before_id]) if before_id else ("TRUE", [])
+        rows = self._rows(f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE {where} "
+                          "ORDER BY dead_letter_id DESC LIMIT ?", [*params, limit])
+        return [_dead_letter(row) for row in rows]
+
+    def count_dead_letters(self) -> int:
+        return int(self._rows("SELECT count(*) FROM dead_letters")[0][0])
+
     # -- uploads ---------------------------------------------------------------------------------
     def save_upload(self, state: UploadState) -> None:
         report = json.dumps(state.report) if state.report is not None else None
@@ -227,6 +251,10 @@ class SqlStore(ABC):
             )
             for r in rows
         ]
+
+
+def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
+    return DeadLetter(*row)
 
 
 def _json_value(value: Any) -> Any:

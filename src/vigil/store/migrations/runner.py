@@ -7,7 +7,9 @@ from typing import Any
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 # The newest revision in versions/; a test checks it against Alembic's own view.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
+# PostgreSQL advisory lock held while migrating, so concurrent starts migrate once.
+MIGRATION_LOCK_KEY = 0x5649_4749_4C00
 
 
 class DatabaseLockedError(RuntimeError):
@@ -43,6 +45,9 @@ def upgrade(sqlalchemy_url: str) -> str | None:
     engine = sa.create_engine(sqlalchemy_url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # workers starting together wait here
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK_KEY})
             cfg = alembic_config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")

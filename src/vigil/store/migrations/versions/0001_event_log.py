@@ -101,6 +101,4 @@ def _create_indexes(dialect: str) -> None:
     """
     if dialect == "postgresql":
         op.execute("CREATE INDEX events_source_ts ON events (source_id, ts, event_id)")
-        op.execute("CREATE INDEX events_model_ts ON events (model_id, ts)")
         op.execute("CREATE INDEX events_subject ON events (subject_id, ts)")
-        op.execute("CREATE INDEX events_batch ON events (ingest_batch)")

@@ -1,0 +1,36 @@
+"""Turn a finalised batch into CSV text for PostgreSQL's ``COPY``.
+
+Arrow writes the CSV in C; the only column it cannot write is the list of labels, which
+becomes a PostgreSQL array literal (``{"a","b"}``) first.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+_CSV_OPTIONS = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def array_literals(labels: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each list of strings as a PostgreSQL array literal with every element quoted."""
+    chunks = []
+    for chunk in labels.chunks:
+        escaped = pc.replace_substring(chunk.values, "\\", "\\\\")
+        escaped = pc.replace_substring(escaped, '"', '\\"')
+        quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+        lists = pa.ListArray.from_arrays(chunk.offsets, quoted, mask=chunk.is_null())
+        chunks.append(pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", ""))
+    return pa.chunked_array(chunks, type=pa.string())
+
+
+def batch_csv(batch: pa.Table) -> bytes:
+    """The batch as headerless CSV: NULL is an empty field, an empty string is ``""``."""
+    position = batch.schema.get_field_index("labels")
+    table = batch.set_column(position, "labels", array_literals(batch.column("labels")))
+    out = io.BytesIO()
+    pcsv.write_csv(table, out, _CSV_OPTIONS)
+    return out.getvalue()

@@ -1,0 +1,219 @@
+"""The server store: PostgreSQL through psycopg 3, safe for several writing processes.
+
+Batches are copied into a temporary staging table and moved into ``events`` with
+``INSERT … ON CONFLICT DO NOTHING``; the rows that were really inserted are returned by that
+statement and added to the hourly counts with ``INSERT … ON CONFLICT … DO UPDATE`` in the
+same transaction. Concurrent writers therefore never lose or double-count an event: the
+primary key decides which writer stores it, and only that writer counts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
+
+from vigil.config import check_timezone
+from vigil.store.base import EVENT_INPUT_SCHEMA
+from vigil.store.batches import first_of_each_event
+from vigil.store.migrations.runner import HEAD_REVISION, upgrade
+from vigil.store.pgcopy import batch_csv
+from vigil.store.sql import POSTGRES, add_hourly_counts, local_time_columns
+from vigil.store.sqlstore import Rows, SqlStore
+
+READ_POOL_SIZE = 4
+CONNECT_TIMEOUT_S = 10
+
+STAGING_TABLE = """
+    CREATE TEMP TABLE IF NOT EXISTS staged_batch (
+        event_id TEXT, source_id TEXT, event_type TEXT, ts TIMESTAMPTZ, labels TEXT[],
+        confidence DOUBLE PRECISION, model_id TEXT, frame_id BIGINT, subject_id TEXT,
+        zone TEXT, state TEXT, detections JSONB, attributes JSONB
+    ) ON COMMIT DELETE ROWS
+"""
+
+INSERT_STAGED = f"""
+    WITH batch AS (SELECT nextval('ingest_batch_seq') AS batch_no),
+    inserted AS (
+        INSERT INTO events
+        SELECT b.event_id, b.source_id, b.event_type, b.ts, b.labels, b.confidence,
+               b.model_id, b.frame_id, b.subject_id, b.zone, b.state, b.detections,
+               b.attributes, {local_time_columns("b.ts", "coalesce(s.timezone, %s)")},
+               now(), (SELECT batch_no FROM batch)
+        FROM staged_batch b LEFT JOIN sources s USING (source_id)
+        ORDER BY b.ts, b.event_id
+        ON CONFLICT DO NOTHING
+        RETURNING source_id, event_type, labels, local_date, local_hour, confidence
+    ),
+    counted AS ({add_hourly_counts(POSTGRES, "TRUE", source="inserted")})
+    SELECT count(*) FROM inserted
+"""
+
+
+class PostgresStore(SqlStore):
+    """Event log and state in a PostgreSQL database.
+
+    Writes run on one connection guarded by a lock (one transaction at a time per process;
+    other processes write concurrently); reads use a small pool of connections.
+    """
+
+    def __init__(self, url: str, default_timezone: str = "UTC") -> None:
+        self.url = url
+        self.default_timezone = check_timezone(default_timezone)
+        self.dialect = POSTGRES
+        if _revision(url) != HEAD_REVISION:
+            upgrade(sqlalchemy_url(url))
+        self._con = _connect(url)
+        self._pool = ConnectionPool(url, min_size=1, max_size=READ_POOL_SIZE, open=True,
+                                    kwargs=_CONNECT_KWARGS | {"autocommit": True},
+                                    name="vigil-read")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._known_sources = self._load_sources()
+        self._claims = psycopg.connect(url, autocommit=True, **_CONNECT_KWARGS)
+        self._claims_lock = threading.Lock()
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the enclosed writes in one transaction; nested uses join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._con.rollback()
+                self._known_sources = self._load_sources()
+                raise
+            else:
+                self._con.commit()
+            finally:
+                self._depth = 0
+
+    @staticmethod
+    def is_retryable(exc: BaseException) -> bool:
+        """Whether a failed transaction may succeed when simply run again."""
+        return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
+
+    # -- what the shared SQL needs ---------------------------------------------------------------
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Rows]:
+        with self._pool.connection() as con:
+            cur = con.execute(_placeholders(sql), list(params))
+            names = [d.name for d in cur.description] if cur.description else []
+            return names, cur.fetchall()
+
+    def _iter_read(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        with (self._pool.connection() as con, con.transaction(),
+              con.cursor(name="vigil_iter") as cur):  # server-side: rows arrive in chunks
+            cur.itersize = 10_000
+            cur.execute(_placeholders(sql), list(params))
+            yield from cur
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        with self._lock:
+            cur = self._con.execute(_placeholders(sql), list(params))
+            return cur.fetchall() if cur.description else []
+
+    def _source_added(self, source_id: str) -> None:
+        self._known_sources.add(source_id)
+
+    def _load_sources(self) -> set[str]:
+        return {row[0] for row in self._rows("SELECT source_id FROM sources")}
+
+    # -- events -----------------------------------------------------------------------------
+    def insert_events(self, batch: pa.Table) -> int:
+        """Insert new events and add exactly those to the hourly counts, in one transaction."""
+        if batch.num_rows == 0:
+            return 0
+        staged = first_of_each_event(batch.select(EVENT_INPUT_SCHEMA.names)
+                                     .cast(EVENT_INPUT_SCHEMA))
+        text = batch_csv(staged)
+        with self.transaction():
+            self._add_sources(staged)
+            cur = self._con.cursor()
+            cur.execute(STAGING_TABLE)
+            cur.execute("TRUNCATE staged_batch")  # earlier batches of this transaction
+            with cur.copy("COPY staged_batch FROM STDIN (FORMAT csv)") as copy:
+                copy.write(text)
+            row = cur.execute(INSERT_STAGED, [self.default_timezone] * 3).fetchone()
+        return int(row[0]) if row else 0
+
+    def _add_sources(self, staged: pa.Table) -> None:
+        new = set(pc.unique(staged.column("source_id")).to_pylist()) - self._known_sources
+        if new:
+            self._insert_new_sources(sorted(new))
+            self._known_sources |= new
+
+    # -- API keys: other processes may add keys, so they are read from the database --------
+    def find_api_key(self, key_hash: str) -> tuple[str, str] | None:
+        rows = self._rows("SELECT key_id, scope FROM api_keys WHERE key_hash = ?", [key_hash])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def count_api_keys(self) -> int:
+        return int(self._rows("SELECT count(*) FROM api_keys")[0][0])
+
+    # -- uploads: a session-level advisory lock per upload, gone when its process dies ------
+    def claim_upload(self, upload_id: str) -> bool:
+        with self._claims_lock:
+            row = self._claims.execute("SELECT pg_try_advisory_lock(%s)",
+                                       [_lock_key(upload_id)]).fetchone()
+        return bool(row and row[0])
+
+    def release_upload(self, upload_id: str) -> None:
+        with self._claims_lock:
+            self._claims.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(upload_id)])
+
+    def close(self) -> None:
+        with self._lock, self._claims_lock:
+            self._pool.close()
+            self._claims.close()
+            self._con.close()
+
+
+_CONNECT_KWARGS: dict[str, Any] = {"options": "-c TimeZone=UTC",
+                                   "connect_timeout": CONNECT_TIMEOUT_S}
+
+
+def _connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(url, **_CONNECT_KWARGS)
+
+
+def _lock_key(upload_id: str) -> int:
+    """A 64-bit advisory-lock key for an upload."""
+    return int.from_bytes(hashlib.sha256(upload_id.encode()).digest()[:8], "big", signed=True)
+
+
+def _placeholders(sql: str) -> str:
+    """The shared SQL's ``?`` placeholders in psycopg's ``%s`` style."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL SQLAlchemy needs to reach the same database through psycopg 3."""
+    rest = url.split("://", 1)[1]
+    return f"postgresql+psycopg://{rest}"
+
+
+def _revision(url: str) -> str | None:
+    """The schema revision recorded in the database (``None`` before the first migration)."""
+    with _connect(url) as con:
+        found = con.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if not found or not found[0]:
+            return None
+        row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        return str(row[0]) if row else None
