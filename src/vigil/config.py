@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     csv_block_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="CSV read block")
     duckdb_memory_limit: str = Field("256MB", description="DuckDB memory_limit setting")
     group_commit_max: int = Field(64, ge=1, description="writes merged into one commit")
+    redis_url: str | None = Field(None, description="Redis URL: the analytics cache is "
+                                  "shared between workers (default: in-process cache)")
+    cache_ttl_seconds: float = Field(300.0, gt=0, description="lifetime of a cached result")
+    mqtt_url: str | None = Field(None, description="MQTT broker to ingest from, "
+                                 "mqtt://host:port (default: no MQTT)")
+    mqtt_frigate_topic: str = Field("frigate/events", description="Frigate's events topic")
+    mqtt_events_topic: str = Field("vigil/events", description="topic of Vigil event JSON")
+    mqtt_share_group: str = Field("vigil", description="MQTT 5 shared-subscription group")
+    mqtt_client_id: str | None = Field(None, description="MQTT client id (default: derived "
+                                       "from the host and process)")
 
     @field_validator("default_timezone")
     @classmethod

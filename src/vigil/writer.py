@@ -35,9 +35,11 @@ class WriterClosedError(RuntimeError):
 class Writer:
     """Serialises writes to a store on one thread, committing them in groups."""
 
-    def __init__(self, store: Store, max_group: int = 64) -> None:
+    def __init__(self, store: Store, max_group: int = 64,
+                 on_commit: Callable[[], None] | None = None) -> None:
         self.store = store
         self.max_group = max_group
+        self._on_commit = on_commit
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
         self._gate = threading.Lock()
@@ -105,8 +107,14 @@ class Writer:
             return
         finally:
             WRITE_LATENCY.observe(time.perf_counter() - started)
+        self._committed()
         for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
+
+    def _committed(self) -> None:
+        """Tell the listener (the analytics cache) that committed data changed."""
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _fail(self, future: Future[Any], exc: Exception) -> None:
         WRITE_FAILURES.inc()
@@ -119,6 +127,7 @@ class Writer:
         except Exception as exc:
             self._fail(future, exc)
         else:
+            self._committed()
             future.set_result(result)
 
     def _transaction(self, fns: list[WriteFn]) -> list[Any]:

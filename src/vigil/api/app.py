@@ -14,6 +14,7 @@ from vigil import __version__
 from vigil.api import routes_events, routes_sources, routes_system, routes_uploads
 from vigil.api.errors import install_error_handlers
 from vigil.api.state import AppState
+from vigil.cache import open_cache
 from vigil.config import Settings, load_settings
 from vigil.store import Store, open_store
 from vigil.uploads import UploadProcessor
@@ -24,20 +25,33 @@ SHUTDOWN_UPLOAD_WAIT_SECONDS = 30.0
 
 
 def open_state(settings: Settings, store: Store | None = None) -> AppState:
-    """Open the store (unless given), start the writer and the upload processor."""
+    """Open the store (unless given) and the cache; start the writer, the upload processor
+    and, when configured, the MQTT ingestor."""
     store = store or open_store(settings.db, settings.default_timezone,
                                 settings.duckdb_memory_limit)
-    writer = Writer(store, settings.group_commit_max)
+    cache = open_cache(settings.redis_url)
+    writer = Writer(store, settings.group_commit_max, on_commit=cache.invalidate)
     uploads = UploadProcessor(writer, Path(settings.upload_dir))
-    return AppState(settings=settings, store=store, writer=writer, uploads=uploads)
+    state = AppState(settings=settings, store=store, writer=writer, uploads=uploads,
+                     cache=cache)
+    if settings.mqtt_url:
+        from vigil.ingest.mqtt import MqttIngestor  # paho loads only when MQTT is used
+
+        ingestor = MqttIngestor(settings, writer)
+        ingestor.start()
+        state.mqtt = ingestor
+    return state
 
 
 def close_state(state: AppState) -> None:
-    """Let uploads finish (bounded), drain the writer, close the store."""
+    """Stop taking MQTT messages, let uploads finish (bounded), drain the writer, close."""
+    if state.mqtt is not None:
+        state.mqtt.stop(SHUTDOWN_UPLOAD_WAIT_SECONDS)
     if not state.uploads.wait(SHUTDOWN_UPLOAD_WAIT_SECONDS):
         log.warning("stopping with uploads unfinished; they resume at the next start")
     state.uploads.close(SHUTDOWN_UPLOAD_WAIT_SECONDS)
     state.writer.close()
+    state.cache.close()
     state.store.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, field_validator
 
 from vigil.api.auth import require
@@ -42,8 +43,14 @@ def source_json(info: SourceInfo) -> dict[str, Any]:
 @router.get("/sources", dependencies=[Depends(require("read"))])
 @router.get("/cameras", dependencies=[Depends(require("read"))])
 def list_sources(state: AppState = Depends(app_state)) -> dict[str, Any]:
-    """Every source with its time zone, event count and first/last event."""
-    return {"sources": [source_json(s) for s in state.store.list_sources()]}
+    """Every source with its time zone, event count and first/last event (cached until
+    new data arrives)."""
+    def compute() -> dict[str, Any]:
+        listed = {"sources": [source_json(s) for s in state.store.list_sources()]}
+        encoded: dict[str, Any] = jsonable_encoder(listed)
+        return encoded
+
+    return state.cache.get_or_compute("sources", compute, state.settings.cache_ttl_seconds)
 
 
 @router.get("/cameras/{source_id}", dependencies=[Depends(require("read"))])

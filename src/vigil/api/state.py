@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
 
+from vigil.cache import Cache
 from vigil.config import Settings
 from vigil.store import Store
 from vigil.uploads import UploadProcessor
@@ -20,6 +22,14 @@ class AppState:
     store: Store
     writer: Writer
     uploads: UploadProcessor
+    cache: Cache
+    mqtt: Stoppable | None = None
+
+
+class Stoppable(Protocol):
+    """A background service the app starts and stops (the MQTT ingestor)."""
+
+    def stop(self, timeout: float) -> None: ...
 
 
 def app_state(request: Request) -> AppState:

@@ -8,13 +8,13 @@ import typer
 from rich.console import Console
 
 from vigil.config import Settings, load_settings
-from vigil.store import Store, StoreBusyError, open_store
+from vigil.store import Store, StoreBusyError, StoreUnavailableError, open_store
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
-DB_OPTION = typer.Option(None, "--db", help="database (DuckDB path); default $VIGIL_DB or "
-                         "./vigil.duckdb", show_default=False)
+DB_OPTION = typer.Option(None, "--db", help="database: a DuckDB path or postgresql://…; "
+                         "default $VIGIL_DB or ./vigil.duckdb", show_default=False)
 
 
 def settings_for(db: str | None) -> Settings:
@@ -36,3 +36,14 @@ def open_or_fail(settings: Settings) -> Store:
         fail(str(exc))
     except ValueError as exc:
         fail(str(exc))
+    except StoreUnavailableError as exc:
+        fail(f"cannot open {shown_url(settings.db)}: {exc}")
+
+
+def shown_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+    return url

@@ -8,11 +8,13 @@ import typer
 
 from vigil import __version__
 from vigil.cli import cameras, keys
-from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for
+from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for, shown_url
 from vigil.cli.demo import demo_command
 from vigil.cli.generate import generate_command
 from vigil.cli.ingest import ingest_command
 from vigil.cli.serve import serve_command
+from vigil.cli.transfer import export_command, import_command
+from vigil.store.migrations.runner import HEAD_REVISION
 
 app = typer.Typer(help="Vigil: behavioural analytics over camera and smart-home events.",
                   no_args_is_help=True, add_completion=False,
@@ -21,6 +23,8 @@ app.command("ingest")(ingest_command)
 app.command("generate")(generate_command)
 app.command("serve")(serve_command)
 app.command("demo")(demo_command)
+app.command("export")(export_command)
+app.command("import")(import_command)
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(keys.app, name="keys")
 
@@ -30,7 +34,7 @@ def migrate_command(db: str | None = DB_OPTION) -> None:
     """Apply schema migrations (opening the store does this too)."""
     store = open_or_fail(settings_for(db))
     store.close()
-    out_console.print(f"{store.url}: schema is up to date")
+    out_console.print(f"{shown_url(store.url)}: schema is at revision {HEAD_REVISION} (newest)")
 
 
 @app.command("version")

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import typer
 import uvicorn
 
 from vigil.api import create_app
-from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, settings_for
+from vigil.cli.common import (
+    DB_OPTION,
+    err_console,
+    fail,
+    open_or_fail,
+    settings_for,
+    shown_url,
+)
 from vigil.config import Settings
+from vigil.store import is_postgres_url
 
 
 def is_loopback(host: str) -> bool:
@@ -41,20 +50,48 @@ def serve_command(
     port: int | None = typer.Option(None, "--port", help="port (default 8000)"),
     insecure: bool = typer.Option(False, "--insecure",
                                   help="allow a non-loopback address without API keys"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes "
+                                "(more than one needs a PostgreSQL database)"),
+    mqtt: str | None = typer.Option(None, "--mqtt", help="also ingest from this MQTT broker, "
+                                    "mqtt://host:port (Frigate and Vigil topics)"),
+    redis: str | None = typer.Option(None, "--redis", help="share the analytics cache "
+                                     "between workers through this Redis, redis://host:port"),
     db: str | None = DB_OPTION,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     settings = settings_for(db)
+    settings = settings.model_copy(update={
+        key: value for key, value in (("mqtt_url", mqtt), ("redis_url", redis)) if value})
+    if workers > 1 and not is_postgres_url(settings.db):
+        fail("--workers above 1 needs a PostgreSQL database (VIGIL_DB=postgresql://…): "
+             "a DuckDB file has one writing process")
     bind, listen = host or settings.host, port or settings.port
     check_exposure(settings, bind, insecure)
-    err_console.print(f"Vigil serving {settings.db} on http://{bind}:{listen} "
-                      f"(API docs: http://{bind}:{listen}/docs)")
-    run_server(settings, bind, listen)
+    err_console.print(f"Vigil serving {shown_url(settings.db)} on http://{bind}:{listen} "
+                      f"with {workers} worker(s) (API docs: http://{bind}:{listen}/docs)")
+    if settings.mqtt_url:
+        err_console.print(f"ingesting MQTT from {settings.mqtt_url}")
+    run_server(settings, bind, listen, workers)
 
 
-def run_server(settings: Settings, host: str, port: int) -> None:
-    """Run uvicorn with the app until interrupted."""
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Run uvicorn with the app until interrupted.
+
+    Several workers are separate processes started by uvicorn; each builds the app from
+    the environment, so the settings are handed over as ``VIGIL_*`` variables.
+    """
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    os.environ.update(settings_environment(settings))
+    uvicorn.run("vigil.api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as the ``VIGIL_*`` variables that reproduce them."""
+    values = settings.model_dump(exclude_none=True)
+    return {f"VIGIL_{key.upper()}": str(value) for key, value in values.items()}
 
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, Store, UploadState
+from vigil.store.base import (
+    DeadLetter,
+    EventFilter,
+    EventPage,
+    SourceInfo,
+    Store,
+    StoreUnavailableError,
+    UploadState,
+)
 from vigil.store.duckdb import DuckDBStore, StoreBusyError
 
 __all__ = [
@@ -13,6 +21,7 @@ __all__ = [
     "SourceInfo",
     "Store",
     "StoreBusyError",
+    "StoreUnavailableError",
     "is_postgres_url",
     "UploadState",
     "open_store",

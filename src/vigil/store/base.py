@@ -30,9 +30,13 @@ EVENT_INPUT_SCHEMA = pa.schema(
 )
 
 __all__ = ["EVENT_INPUT_SCHEMA", "HOURLY_KEY", "DeadLetter", "EventFilter", "EventPage",
-           "SourceInfo", "Store", "UploadState"]
+           "SourceInfo", "Store", "StoreUnavailableError", "UploadState"]
 
 HOURLY_KEY = ("source_id", "event_type", "label", "local_date", "local_hour")
+
+
+class StoreUnavailableError(RuntimeError):
+    """The database server cannot be reached or refused the connection."""
 
 
 @dataclass(frozen=True)
@@ -162,5 +166,17 @@ class Store(Protocol):
                           ) -> list[DeadLetter]: ...
 
     def count_dead_letters(self) -> int: ...
+
+    def export_batches(self, sql: str, rows_per_batch: int) -> Iterator[pa.Table]:
+        """Stream a query's result in Arrow tables of at most ``rows_per_batch`` rows."""
+        ...
+
+    def append_rows(self, table: str, data: pa.Table) -> None:
+        """Bulk-append rows (columns named as in the table) as they are."""
+        ...
+
+    def after_import(self) -> None:
+        """Bring sequences and cached state in line with rows appended by an import."""
+        ...
 
     def close(self) -> None: ...

@@ -210,6 +210,31 @@ class DuckDBStore(SqlStore):
     def count_api_keys(self) -> int:
         return len(self._keys)
 
+    # -- whole-store transfer -----------------------------------------------------------------
+    def export_batches(self, sql: str, rows_per_batch: int) -> Iterator[pa.Table]:
+        reader = self._cursor().sql(sql).to_arrow_reader(rows_per_batch)
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+
+    def append_rows(self, table: str, data: pa.Table) -> None:
+        columns = ", ".join(data.column_names)
+        with self.transaction(), self._registered("imported_rows", data):
+            self._con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} "
+                              "FROM imported_rows")
+
+    def after_import(self) -> None:
+        """Reload what this object remembers; move the dead-letter sequence past the ids."""
+        with self.transaction():
+            top = int(self._write("SELECT coalesce(max(dead_letter_id), 0) FROM dead_letters")
+                      [0][0])
+            if top:
+                self._write("SELECT max(nextval('dead_letter_seq')) FROM range(?)", [top])
+            self._batch_no = int(self._write(
+                "SELECT coalesce(max(ingest_batch), 0) FROM events")[0][0])
+            self._known_sources = self._load_sources()
+            self._keys = {h: (k, s) for h, k, s in
+                          self._write("SELECT key_hash, key_id, scope FROM api_keys")}
+
     # -- uploads: one process owns the file, so it owns every upload -------------------------
     def claim_upload(self, upload_id: str) -> bool:
         return True

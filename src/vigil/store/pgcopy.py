@@ -1,7 +1,7 @@
 """Turn a finalised batch into CSV text for PostgreSQL's ``COPY``.
 
-Arrow writes the CSV in C; the only column it cannot write is the list of labels, which
-becomes a PostgreSQL array literal (``{"a","b"}``) first.
+Arrow writes the CSV in C; the only columns it cannot write are lists (of labels), which
+become PostgreSQL array literals (``{"a","b"}``) first.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ def array_literals(labels: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def batch_csv(batch: pa.Table) -> bytes:
-    """The batch as headerless CSV: NULL is an empty field, an empty string is ``""``."""
-    position = batch.schema.get_field_index("labels")
-    table = batch.set_column(position, "labels", array_literals(batch.column("labels")))
+    """The batch as headerless CSV: NULL is an empty field, an empty string is ``""``,
+    a list of strings an array literal."""
+    table = batch
+    for position, column in enumerate(batch.schema):
+        if pa.types.is_list(column.type):
+            table = table.set_column(position, column.name,
+                                     array_literals(batch.column(position)))
     out = io.BytesIO()
     pcsv.write_csv(table, out, _CSV_OPTIONS)
     return out.getvalue()

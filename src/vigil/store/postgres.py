@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from vigil.config import check_timezone
-from vigil.store.base import EVENT_INPUT_SCHEMA
+from vigil.store.base import EVENT_INPUT_SCHEMA, StoreUnavailableError
 from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, upgrade
 from vigil.store.pgcopy import batch_csv
@@ -69,9 +69,12 @@ class PostgresStore(SqlStore):
         self.url = url
         self.default_timezone = check_timezone(default_timezone)
         self.dialect = POSTGRES
-        if _revision(url) != HEAD_REVISION:
-            upgrade(sqlalchemy_url(url))
-        self._con = _connect(url)
+        try:
+            if _revision(url) != HEAD_REVISION:
+                upgrade(sqlalchemy_url(url))
+            self._con = _connect(url)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(str(exc).strip()) from exc
         self._pool = ConnectionPool(url, min_size=1, max_size=READ_POOL_SIZE, open=True,
                                     kwargs=_CONNECT_KWARGS | {"autocommit": True},
                                     name="vigil-read")
@@ -158,6 +161,30 @@ class PostgresStore(SqlStore):
         if new:
             self._insert_new_sources(sorted(new))
             self._known_sources |= new
+
+    # -- whole-store transfer -----------------------------------------------------------------
+    def export_batches(self, sql: str, rows_per_batch: int) -> Iterator[pa.Table]:
+        with (self._pool.connection() as con, con.transaction(),
+              con.cursor(name="vigil_export") as cur):
+            cur.execute(_placeholders(sql))
+            names = [d.name for d in cur.description or []]
+            while chunk := cur.fetchmany(rows_per_batch):
+                yield pa.table({name: [row[i] for row in chunk] for i, name in enumerate(names)})
+
+    def append_rows(self, table: str, data: pa.Table) -> None:
+        with self.transaction(), self._con.cursor() as cur:
+            columns = ", ".join(data.column_names)
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(batch_csv(data))
+
+    def after_import(self) -> None:
+        """Move the sequences past the imported ids."""
+        with self.transaction():
+            self._write("SELECT setval('dead_letter_seq', "
+                        "coalesce((SELECT max(dead_letter_id) FROM dead_letters), 0) + 1, false)")
+            self._write("SELECT setval('ingest_batch_seq', "
+                        "coalesce((SELECT max(ingest_batch) FROM events), 0) + 1, false)")
+            self._known_sources = {row[0] for row in self._write("SELECT source_id FROM sources")}
 
     # -- API keys: other processes may add keys, so they are read from the database --------
     def find_api_key(self, key_hash: str) -> tuple[str, str] | None:
