@@ -138,6 +138,7 @@ class MemoryCache(Cache):
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def __len__(self) -> int:
+        """Entries held (an expired one until it is looked up or evicted)."""
         return len(self._entries)
 
     def invalidate(self) -> None:

@@ -96,9 +96,10 @@ def upgrade() -> None:
 def _create_indexes(dialect: str) -> None:
     """Secondary indexes for the read paths.
 
-    On PostgreSQL these are B-trees. DuckDB prunes scans with per-row-group min/max
-    statistics instead; its ART indexes live in memory and would not scale to the event log.
+    On PostgreSQL: the primary key serves time ranges, and one B-tree serves a source's time
+    range (every index costs bulk-load speed, so there are no more until a read needs one).
+    DuckDB prunes scans with per-row-group min/max statistics instead; its ART indexes live
+    in memory and would not scale to the event log.
     """
     if dialect == "postgresql":
-        op.execute("CREATE INDEX events_source_ts ON events (source_id, ts, event_id)")
-        op.execute("CREATE INDEX events_subject ON events (subject_id, ts)")
+        op.execute("CREATE INDEX events_source_ts ON events (source_id, ts)")
