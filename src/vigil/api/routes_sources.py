@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, field_validator
+from pydantic_core import to_jsonable_python
 
 from vigil.api.auth import require
 from vigil.api.errors import ApiError
@@ -47,7 +47,7 @@ def list_sources(state: AppState = Depends(app_state)) -> dict[str, Any]:
     new data arrives)."""
     def compute() -> dict[str, Any]:
         listed = {"sources": [source_json(s) for s in state.store.list_sources()]}
-        encoded: dict[str, Any] = jsonable_encoder(listed)
+        encoded: dict[str, Any] = to_jsonable_python(listed)  # as the response shows it
         return encoded
 
     return state.cache.get_or_compute("sources", compute, state.settings.cache_ttl_seconds)
