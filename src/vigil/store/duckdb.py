@@ -75,33 +75,19 @@ class DuckDBStore(SqlStore):
         return duckdb.connect(str(self.path), config=config)
 
     # -- transactions ---------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the enclosed writes in one transaction; nested uses join the outer one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._con.execute("BEGIN TRANSACTION")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                self._after_rollback()
-                raise
-            else:
-                try:
-                    self._con.execute("COMMIT")
-                except duckdb.Error:  # a failed commit leaves nothing behind: forget it too
-                    self._after_rollback()
-                    raise
-            finally:
-                self._depth = 0
+    def _begin(self) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        try:
+            self._con.execute("COMMIT")
+        except duckdb.Error:  # a failed commit leaves nothing behind: forget it too
+            self._after_rollback()
+            raise
+
+    def _rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+        self._after_rollback()
 
     @staticmethod
     def is_retryable(exc: BaseException) -> bool:

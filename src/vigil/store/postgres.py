@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -84,29 +83,20 @@ class PostgresStore(SqlStore):
         self._claims = psycopg.connect(url, autocommit=True, **_CONNECT_KWARGS)
         self._claims_lock = threading.Lock()
 
-    # -- transactions ---------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the enclosed writes in one transaction; nested uses join the outer one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._con.rollback()
-                self._known_sources = self._load_sources()
-                raise
-            else:
-                self._con.commit()
-            finally:
-                self._depth = 0
+    # -- transactions (psycopg begins one with the first statement) -----------------------
+    def _begin(self) -> None:
+        """Nothing to do: the connection is not in autocommit mode."""
+
+    def _commit(self) -> None:
+        try:
+            self._con.commit()
+        except psycopg.Error:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        self._con.rollback()
+        self._known_sources = self._load_sources()
 
     @staticmethod
     def is_retryable(exc: BaseException) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -43,10 +44,45 @@ class SqlStore(ABC):
     default_timezone: str
     dialect: Dialect
 
+    _lock: threading.RLock
+    _depth: int = 0
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the enclosed writes in one transaction; nested uses join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._begin()
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                self._commit()
+            finally:
+                self._depth = 0
+
     # -- what a backend provides ---------------------------------------------------------
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[None]:
-        """Group the enclosed writes into one commit (re-entrant)."""
+    def _begin(self) -> None:
+        """Start a transaction on the write connection."""
+
+    @abstractmethod
+    def _commit(self) -> None:
+        """Commit it; on failure forget what it did (caches) and raise."""
+
+    @abstractmethod
+    def _rollback(self) -> None:
+        """Roll it back and forget what it did to cached state."""
 
     @abstractmethod
     def _read(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Rows]:
