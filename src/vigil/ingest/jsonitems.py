@@ -86,9 +86,28 @@ def validate_items(items: list[tuple[int, Any]]) -> tuple[pa.Table, list[Rejecte
             rejected.append(_rejection(ref, exc))
             continue
         row = event.staged_row()
+        field = field_with_nul(row)
+        if field is not None:
+            rejected.append(RejectedItem(index=ref, field=field, reason="text_has_nul",
+                                         message=f"{field}: {reason_message('text_has_nul')}"))
+            continue
         row["row_ref"] = ref
         rows.append(row)
     return staged_from_rows(rows), rejected
+
+
+def field_with_nul(row: dict[str, Any]) -> str | None:
+    """The first field whose text holds a NUL character (raw, or escaped inside JSON text),
+    which no store can keep as text; ``None`` when there is none."""
+    for key, value in row.items():
+        values = value if isinstance(value, list) else [value]
+        marker = "\\u0000" if key in JSON_TEXT_FIELDS else "\x00"
+        if any(isinstance(v, str) and marker in v for v in values):
+            return key
+    return None
+
+
+JSON_TEXT_FIELDS = ("detections", "attributes")  # canonical JSON text: NUL appears escaped
 
 
 def _rejection(ref: int, exc: ValidationError) -> RejectedItem:

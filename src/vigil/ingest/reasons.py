@@ -31,6 +31,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "unterminated_quote": ("row", "a quoted field is never closed; the rest of the file is "
                                   "this one record"),
     "invalid_json": ("row", "line is not a JSON object"),
+    "text_has_nul": ("row", "text contains a NUL character (U+0000), which cannot be stored"),
 }
 
 
