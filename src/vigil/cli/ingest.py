@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from vigil.config import check_timezone
 from vigil.ingest.columns import ColumnError, parse_column_map
 from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
 from vigil.ingest.files import Progress as ProgressFn
+from vigil.store import is_postgres_url
 
 
 def ingest_command(
@@ -70,6 +72,7 @@ def ingest_command(
             fail(str(exc))
     else:
         store = open_or_fail(settings_for(db))
+        options = replace(options, overlap_inserts=is_postgres_url(store.url))
         try:
             reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
                 path, quiet, lambda progress: ingest_file(path, store.insert_events, options,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class FileOptions:
     timezone: str | None = None
     block_bytes: int = 8 * 1024 * 1024
     group_rows: int = 200_000  # rows stored per transaction (at least; one block at most)
+    overlap_inserts: bool = False  # store a group while the next is parsed (a server store)
 
 
 @dataclass
@@ -87,15 +89,18 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
     fmt = detect_format(path, options.format)
     report = QualityReport(source=str(path))
     readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks}
-    grouped = _GroupedInsert(insert, report, options.group_rows)
+    grouped = _GroupedInsert(insert, report, options.group_rows, options.overlap_inserts)
     try:
-        for prepared in prefetch(readers[fmt](path, options)):
-            _fold(report, prepared)
-            if prepared.result is not None:
-                grouped.add(prepared.result)
-            if progress:
-                progress(report.bytes_read, report.rows_read)
-        grouped.flush()
+        try:
+            for prepared in prefetch(readers[fmt](path, options)):
+                _fold(report, prepared)
+                if prepared.result is not None:
+                    grouped.add(prepared.result)
+                if progress:
+                    progress(report.bytes_read, report.rows_read)
+            grouped.flush()
+        finally:
+            grouped.close()
     except (ColumnError, CsvFormatError, PayloadError) as exc:
         raise IngestFileError(str(exc)) from exc
     except (pa.ArrowInvalid, OSError) as exc:
@@ -122,22 +127,48 @@ class _GroupedInsert:
     much cheaper; hence the default of 200,000.
     """
 
-    def __init__(self, insert: Insert, report: QualityReport, group_rows: int) -> None:
+    def __init__(self, insert: Insert, report: QualityReport, group_rows: int,
+                 overlap: bool = False) -> None:
         self.insert = insert
         self.report = report
         self.group_rows = group_rows
         self.pending: list[pa.Table] = []
+        # With ``overlap`` one group is stored on a thread while the next is parsed: a
+        # database server works on its own cores meanwhile. Never more than one in flight.
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vigil-store") if overlap else None
+        self._in_flight: Future[int] | None = None
+        self._in_flight_rows = 0
 
     def add(self, result: Finalised) -> None:
         self.pending.append(result.events)
         if sum(t.num_rows for t in self.pending) >= self.group_rows:
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = True) -> None:
         events = pa.concat_tables(self.pending) if self.pending else None
         self.pending = []
         if events is not None and events.num_rows:
+            self._store(events)
+        if wait:
+            self._settle()
+
+    def _store(self, events: pa.Table) -> None:
+        if self._pool is None:
             self.report.add_stored(events.num_rows, self.insert(events))
+            return
+        self._settle()
+        self._in_flight = self._pool.submit(self.insert, events)
+        self._in_flight_rows = events.num_rows
+
+    def _settle(self) -> None:
+        """Wait for the group in flight; its error, if any, is raised here."""
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            self.report.add_stored(self._in_flight_rows, future.result())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _finalise(tables: dict[str, pa.Table], query: str, options: FileOptions) -> Finalised:
