@@ -1,7 +1,8 @@
 """The Vigil benchmark suite: ``python -m benchmarks.run [--out PATH] [--rows N] [--quick]``.
 
 Runs file ingest (clean, 1 % bad rows, all duplicates), HTTP batch ingest, single-event POST
-latency and, where PostgreSQL is installed, a bare ``COPY`` reference; writes one JSON file
+latency and, where PostgreSQL is installed, a bare ``COPY`` reference and Vigil on
+PostgreSQL (file ingest, HTTP batch ingest with 1, 2 and 4 workers); writes one JSON file
 with the machine, the figures, the targets and a verdict per target; prints a short table
 to stderr. Everything runs in a temporary directory and on 127.0.0.1.
 """
@@ -15,15 +16,17 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.file_ingest import run_file_benchmarks
+from benchmarks.file_ingest import make_csv, run_file_benchmarks
 from benchmarks.http_ingest import run_http_benchmarks
 from benchmarks.machine import load_average, machine_info
 from benchmarks.pg_copy import run_pg_copy
+from benchmarks.pg_ingest import run_pg_file_benchmarks, run_pg_http_benchmarks
 from benchmarks.targets import evaluate, targets_json
+from vigil.synth import SynthConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
@@ -39,15 +42,24 @@ class Params:
     batches: int
     posts: int
     warmup_posts: int
+    pg_rounds: int = 2
+    """Rounds of the PostgreSQL 1/2/4-worker comparison (alternating order; best counts)."""
+    only: tuple[str, ...] = ()
+    """``--only``: run just the groups with a result key starting with one of these."""
 
 
 FULL = Params(mode="full", rows=1_000_000, batches=200, posts=2_000, warmup_posts=200)
-QUICK = Params(mode="quick", rows=100_000, batches=30, posts=300, warmup_posts=50)
+QUICK = Params(mode="quick", rows=100_000, batches=30, posts=300, warmup_posts=50,
+               pg_rounds=1)
 
 
 def log(message: str) -> None:
     """Progress on stderr."""
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _prefixes(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="smoke run: 100k rows, 30 batches, 300 single POSTs")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a performance target is missed, too")
+    parser.add_argument("--only", type=_prefixes, default=(), metavar="PREFIX[,PREFIX]",
+                        help="run only the benchmark groups with a result key starting with "
+                        "one of these, e.g. 'postgres' or 'postgres_file,postgres_http'; "
+                        "the others are recorded as skipped")
     args = parser.parse_args(argv)
     if args.rows is not None and args.rows < 1000:
         parser.error("--rows must be at least 1000")
@@ -76,9 +92,20 @@ def vigil_executable() -> Path:
     return path
 
 
+_only: list[str] = []
+"""The ``--only`` prefixes of the running suite (empty: every group runs)."""
+
+
 def guarded(name: str, results: dict[str, Any], fn: Callable[[], dict[str, Any]],
             covers: tuple[str, ...]) -> None:
-    """Run one benchmark group; on failure record the error under each benchmark it covers."""
+    """Run one benchmark group; on failure record the error under each benchmark it covers.
+
+    A group none of whose keys ``--only`` selects is recorded as skipped instead.
+    """
+    if _only and not any(key.startswith(prefix) for key in covers for prefix in _only):
+        for key in covers:
+            results.setdefault(key, {"skipped": "not selected (--only)"})
+        return
     try:
         results.update(fn())
     except Exception as exc:
@@ -92,6 +119,7 @@ def guarded(name: str, results: dict[str, Any], fn: Callable[[], dict[str, Any]]
 def run_suite(params: Params) -> dict[str, Any]:
     """All benchmarks; the result document (without verdicts)."""
     vigil = vigil_executable()
+    _only[:] = params.only
     results: dict[str, Any] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp_name:
@@ -109,22 +137,37 @@ def run_suite(params: Params) -> dict[str, Any]:
                 lambda: run_http_benchmarks(vigil, params.batches, params.posts,
                                             params.warmup_posts, tmp, log),
                 ("http_batch_ingest", "http_single_latency"))
-        if csv_holder:
-            guarded("PostgreSQL COPY", results,
-                    lambda: {"postgres_copy": run_pg_copy(csv_holder[0], params.rows, log)},
-                    ("postgres_copy",))
-        else:
-            results["postgres_copy"] = {"error": "no CSV: the file benchmarks failed"}
+
+        def clean_csv() -> Path:
+            """The file benchmarks' clean CSV; generated the same way when they did not run."""
+            if not csv_holder:
+                csv_holder.append(make_csv(SynthConfig(rows=params.rows), tmp / "data",
+                                           "clean")[0])
+            return csv_holder[0]
+
+        guarded("PostgreSQL COPY", results,
+                lambda: {"postgres_copy": run_pg_copy(clean_csv(), params.rows, log)},
+                ("postgres_copy",))
+        guarded("PostgreSQL file ingest", results,
+                lambda: run_pg_file_benchmarks(vigil, clean_csv(), params.rows, tmp, log),
+                ("postgres_file_ingest", "postgres_file_reingest_duplicates"))
+        guarded("PostgreSQL HTTP ingest", results,
+                lambda: run_pg_http_benchmarks(vigil, params.batches, params.pg_rounds, tmp,
+                                               log),
+                ("postgres_http_batch_ingest",))
     return {"results": results, "duration_s": round(time.perf_counter() - started, 1)}
 
 
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    """Vigil's file ingest rate relative to a bare PostgreSQL COPY, when both were measured."""
-    ingest = (results.get("file_ingest_clean") or {}).get("rows_per_s")
+    """Vigil's file ingest rates (DuckDB, PostgreSQL) relative to a bare PostgreSQL COPY,
+    when both were measured."""
     copy = (results.get("postgres_copy") or {}).get("rows_per_s")
-    if ingest and copy:
-        return {"ingest_rows_per_s_over_copy_rows_per_s": round(ingest / copy, 3)}
-    return {"ingest_rows_per_s_over_copy_rows_per_s": None}
+    out: dict[str, Any] = {}
+    for name, key in (("ingest", "file_ingest_clean"), ("postgres_ingest", "postgres_file_ingest")):
+        ingest = (results.get(key) or {}).get("rows_per_s")
+        out[f"{name}_rows_per_s_over_copy_rows_per_s"] = (
+            round(ingest / copy, 3) if ingest and copy else None)
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -144,7 +187,22 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("HTTP batch ingest", "http_batch_ingest", ("events_per_s", "wall_s")),
     ("single-event POST", "http_single_latency", ("p50_ms", "p99_ms", "max_ms")),
     ("PostgreSQL COPY", "postgres_copy", ("rows_per_s", "wall_s")),
+    ("PG file ingest", "postgres_file_ingest", ("rows_per_s", "wall_s", "peak_rss_mib")),
+    ("PG re-ingest (dups)", "postgres_file_reingest_duplicates",
+     ("rows_per_s", "duplicates", "peak_rss_mib")),
+    ("PG HTTP batch events/s", "postgres_http_batch_ingest",
+     ("workers_1.events_per_s", "workers_2.events_per_s", "workers_4.events_per_s")),
+    ("PG HTTP workers ratio", "postgres_http_batch_ingest",
+     ("ratio_2_over_1", "ratio_4_over_1")),
 )
+"""Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
+
+
+def _metric(figures: dict[str, Any], path: str) -> Any:
+    value: Any = figures
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def print_table(doc: dict[str, Any]) -> None:
@@ -160,11 +218,13 @@ def print_table(doc: dict[str, Any]) -> None:
         elif "error" in figures:
             text = f"ERROR: {figures['error']}"
         else:
-            text = "  ".join(f"{m}={_fmt(figures.get(m))}" for m in metrics)
+            text = "  ".join(f"{m}={_fmt(_metric(figures, m))}" for m in metrics)
         print(f"  {label:<24} {text}", file=out)
-    ratio = doc["ratios"]["ingest_rows_per_s_over_copy_rows_per_s"]
-    if ratio is not None:
-        print(f"  {'ingest / COPY rate':<24} {ratio:.2f}", file=out)
+    for label, name in (("ingest / COPY rate", "ingest"), ("PG ingest / COPY rate",
+                                                           "postgres_ingest")):
+        ratio = doc["ratios"].get(f"{name}_rows_per_s_over_copy_rows_per_s")
+        if ratio is not None:
+            print(f"  {label:<24} {ratio:.2f}", file=out)
     print("checks:", file=out)
     for check in doc["checks"]:
         status = check["status"].upper()
@@ -193,10 +253,10 @@ def write_json(doc: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = QUICK if args.quick else FULL
-    params = Params(base.mode, args.rows or base.rows, base.batches, base.posts,
-                    base.warmup_posts)
+    params = replace(base, rows=args.rows or base.rows, only=args.only)
     log(f"mode {params.mode}: {params.rows:,} rows, {params.batches} batches, "
-        f"{params.posts} single POSTs")
+        f"{params.posts} single POSTs"
+        + (f"; only {', '.join(params.only)}" if params.only else ""))
     machine = machine_info(ROOT)
     run = run_suite(params)
     machine["load_average_at_end"] = load_average()
