@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,14 +22,19 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from vigil.config import check_timezone
+from vigil.store.arrowderive import hourly_counts, local_time_columns
 from vigil.store.base import EVENT_INPUT_SCHEMA, StoreUnavailableError
 from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, upgrade
 from vigil.store.pgcopy import batch_csv
-from vigil.store.sql import POSTGRES, add_hourly_counts, local_time_columns
+from vigil.store.sql import HOURLY_ORDER, POSTGRES, add_hourly_counts, upsert_hourly_counts
+from vigil.store.sql import local_time_columns as local_time_sql
 from vigil.store.sqlstore import Rows, SqlStore
 
 READ_POOL_SIZE = 4
+BULK_PATH_MIN_ROWS = 2_000  # smaller batches always take the general path
+PROBE_SAMPLE = 64  # events of a batch looked up before trying the bulk path
+_TS = pa.timestamp("us", tz="UTC")
 CONNECT_TIMEOUT_S = 10
 
 STAGING_TABLE = """
@@ -45,7 +51,7 @@ INSERT_STAGED = f"""
         INSERT INTO events
         SELECT b.event_id, b.source_id, b.event_type, b.ts, b.labels, b.confidence,
                b.model_id, b.frame_id, b.subject_id, b.zone, b.state, b.detections,
-               b.attributes, {local_time_columns("b.ts", "coalesce(s.timezone, %s)")},
+               b.attributes, {local_time_sql("b.ts", "coalesce(s.timezone, %s)")},
                now(), (SELECT batch_no FROM batch)
         FROM staged_batch b LEFT JOIN sources s USING (source_id)
         ORDER BY b.ts, b.event_id
@@ -54,6 +60,14 @@ INSERT_STAGED = f"""
     ),
     counted AS ({add_hourly_counts(POSTGRES, "TRUE", source="inserted")})
     SELECT count(*) FROM inserted
+"""
+
+
+HOURLY_STAGING_TABLE = """
+    CREATE TEMP TABLE IF NOT EXISTS staged_hourly (
+        source_id TEXT, event_type TEXT, label TEXT, local_date DATE, local_hour SMALLINT,
+        event_count BIGINT, confidence_micros BIGINT, confidence_count BIGINT
+    ) ON COMMIT DELETE ROWS
 """
 
 
@@ -135,16 +149,73 @@ class PostgresStore(SqlStore):
             return 0
         staged = first_of_each_event(batch.select(EVENT_INPUT_SCHEMA.names)
                                      .cast(EVENT_INPUT_SCHEMA))
-        text = batch_csv(staged)
         with self.transaction():
             self._add_sources(staged)
-            cur = self._con.cursor()
-            cur.execute(STAGING_TABLE)
-            cur.execute("TRUNCATE staged_batch")  # earlier batches of this transaction
-            with cur.copy("COPY staged_batch FROM STDIN (FORMAT csv)") as copy:
-                copy.write(text)
-            row = cur.execute(INSERT_STAGED, [self.default_timezone] * 3).fetchone()
+            if staged.num_rows >= BULK_PATH_MIN_ROWS and not self._any_stored(staged):
+                inserted = self._copy_all_new(staged)
+                if inserted is not None:
+                    return inserted
+            return self._insert_through_staging(staged)
+
+    def _insert_through_staging(self, staged: pa.Table) -> int:
+        """The general path: stage, then insert what is new and count exactly that."""
+        cur = self._con.cursor()
+        cur.execute(STAGING_TABLE)
+        cur.execute("TRUNCATE staged_batch")  # earlier batches of this transaction
+        with cur.copy("COPY staged_batch FROM STDIN (FORMAT csv)") as copy:
+            copy.write(batch_csv(staged))
+        row = cur.execute(INSERT_STAGED, [self.default_timezone] * 3).fetchone()
         return int(row[0]) if row else 0
+
+    def _any_stored(self, staged: pa.Table) -> bool:
+        """Whether a sample of the batch's events is stored already (then the bulk path
+        would only fail)."""
+        step = max(1, staged.num_rows // PROBE_SAMPLE)
+        sample = staged.select(["ts", "event_id"]).take(np.arange(0, staged.num_rows, step))
+        rows = self._write(
+            "SELECT 1 FROM events WHERE (ts, event_id) IN "
+            "(SELECT * FROM unnest(CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]))) LIMIT 1",
+            [sample.column("ts").to_pylist(), sample.column("event_id").to_pylist()])
+        return bool(rows)
+
+    def _copy_all_new(self, staged: pa.Table) -> int | None:
+        """The bulk path for a batch of new events: local time and hourly counts are
+        computed here and the rows copied straight into ``events``.
+
+        Returns ``None``, having changed nothing, when an event turns out to be stored
+        already (the primary key refuses the copy); the caller then takes the general path.
+        """
+        now, batch_no = self._write("SELECT now(), nextval('ingest_batch_seq')")[0]
+        zones: dict[str, str] = dict(self._write(
+            "SELECT source_id, timezone FROM sources WHERE source_id = ANY(?)",
+            [pc.unique(staged.column("source_id")).to_pylist()]))
+        # in key order, as the general path inserts: concurrent writers lock alike
+        staged = staged.sort_by([("ts", "ascending"), ("event_id", "ascending")])
+        events = staged
+        for name, column in local_time_columns(staged, zones).items():
+            events = events.append_column(name, column)
+        events = events.append_column("ingested_at", pa.array([now] * staged.num_rows, _TS))
+        events = events.append_column(
+            "ingest_batch", pa.array([batch_no] * staged.num_rows, pa.int64()))
+        with self._con.cursor() as cur:
+            cur.execute("SAVEPOINT bulk_copy")
+            try:
+                with cur.copy(f"COPY events ({', '.join(events.column_names)}) "
+                              "FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(batch_csv(events))
+            except pg_errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT bulk_copy")
+                return None
+            cur.execute("RELEASE SAVEPOINT bulk_copy")
+            counts = hourly_counts(events)
+            cur.execute(HOURLY_STAGING_TABLE)
+            cur.execute("TRUNCATE staged_hourly")
+            with cur.copy(f"COPY staged_hourly ({', '.join(counts.column_names)}) "
+                          "FROM STDIN (FORMAT csv)") as copy:
+                copy.write(batch_csv(counts))
+            cur.execute(upsert_hourly_counts(
+                f"SELECT * FROM staged_hourly ORDER BY {HOURLY_ORDER}"))
+        return int(staged.num_rows)
 
     def _add_sources(self, staged: pa.Table) -> None:
         new = set(pc.unique(staged.column("source_id")).to_pylist()) - self._known_sources

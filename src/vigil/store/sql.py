@@ -90,9 +90,14 @@ def add_hourly_counts(dialect: Dialect, where: str, source: str = "events") -> s
 
     Rows are added in key order, so concurrent writers lock them in the same order.
     """
+    return upsert_hourly_counts(hourly_rollup(dialect, where, source))
+
+
+def upsert_hourly_counts(rows: str) -> str:
+    """Add counted rows (a SELECT of the table's columns, unique per key) to the table."""
     return f"""
         INSERT INTO hourly_counts ({_KEY}, event_count, confidence_micros, confidence_count)
-        {hourly_rollup(dialect, where, source)}
+        {rows}
         ON CONFLICT ({_KEY}) DO UPDATE SET
             event_count = hourly_counts.event_count + excluded.event_count,
             confidence_micros = hourly_counts.confidence_micros + excluded.confidence_micros,
