@@ -58,6 +58,28 @@ def _post_all(url: str, bodies: list[bytes], results: list[dict[str, Any]],
         results.append({"accepted": accepted, "latencies": latencies})
 
 
+def post_concurrently(url: str, bodies: list[bytes], threads: int
+                      ) -> tuple[float, list[dict[str, Any]]]:
+    """POST ``bodies`` from ``threads`` threads, each its own keep-alive client; the wall
+    time from the start barrier, and each thread's accepted count and latencies."""
+    results: list[dict[str, Any]] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(threads + 1)
+    workers = [threading.Thread(target=_post_all, name=f"client-{t}",
+                                args=(url, bodies[t::threads], results, barrier, errors))
+               for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait(timeout=60)
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join(timeout=600)
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"batch POST failed: {errors[0]}")
+    return wall, results
+
+
 def batch_throughput(server: VigilServer, events: list[dict[str, Any]], batches: int,
                      warmup: list[dict[str, Any]]) -> dict[str, Any]:
     """POST ``batches`` JSON arrays of :data:`BATCH_SIZE` events from 2 threads; events/s."""
@@ -68,21 +90,10 @@ def batch_throughput(server: VigilServer, events: list[dict[str, Any]], batches:
         for i in range(WARMUP_BATCHES):
             chunk = warmup[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
             client.post(url, content=json.dumps(chunk).encode(), headers=HEADERS)
-    results: list[dict[str, Any]] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(CLIENT_THREADS + 1)
-    threads = [threading.Thread(target=_post_all, name=f"client-{t}",
-                                args=(url, bodies[t::CLIENT_THREADS], results, barrier, errors))
-               for t in range(CLIENT_THREADS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait(timeout=60)
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join(timeout=600)
-    wall = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"batch POST failed: {errors[0]}\n{server.log_tail()}")
+    try:
+        wall, results = post_concurrently(url, bodies, CLIENT_THREADS)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}\n{server.log_tail()}") from exc
     sent = batches * BATCH_SIZE
     accepted = sum(int(r["accepted"]) for r in results)
     lat = sorted(x for r in results for x in r["latencies"])

@@ -22,7 +22,6 @@ bottleneck in Vigil.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +33,8 @@ import psycopg
 from benchmarks.file_ingest import INGEST_TIMEOUT_S, MIB, cli_startup_s
 from benchmarks.http_ingest import (
     BATCH_SIZE,
-    _post_all,
     percentile,
+    post_concurrently,
     synth_events,
 )
 from benchmarks.pg_server import PgCluster, skip_reason, throwaway_postgres
@@ -162,28 +161,6 @@ class WorkersServer(VigilServer):
             time.sleep(0.05)
 
 
-def post_concurrently(url: str, bodies: list[bytes]) -> tuple[float, list[dict[str, Any]]]:
-    """POST ``bodies`` from :data:`CLIENT_THREADS` threads (each its own keep-alive client,
-    as in :mod:`benchmarks.http_ingest`); wall time from the start barrier and the per-thread
-    results."""
-    results: list[dict[str, Any]] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(CLIENT_THREADS + 1)
-    threads = [threading.Thread(target=_post_all, name=f"pg-client-{t}",
-                                args=(url, bodies[t::CLIENT_THREADS], results, barrier, errors))
-               for t in range(CLIENT_THREADS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait(timeout=60)
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join(timeout=600)
-    wall = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"batch POST failed: {errors[0]}")
-    return wall, results
-
-
 def bodies_of(events: list[dict[str, Any]]) -> list[bytes]:
     """JSON arrays of :data:`BATCH_SIZE` events."""
     return [json.dumps(events[i:i + BATCH_SIZE]).encode()
@@ -198,10 +175,10 @@ def one_run(vigil: Path, cluster: PgCluster, workers: int, name: str, warm: list
     with WorkersServer(vigil, url, workers, workdir) as server:
         endpoint = f"{server.url}/api/v1/events"
         try:
-            _, warm_results = post_concurrently(endpoint, warm)
+            _, warm_results = post_concurrently(endpoint, warm, CLIENT_THREADS)
             before = (time.process_time(), tree_cpu_s(server.pid),
                       tree_cpu_s(cluster.postmaster_pid()))
-            wall, results = post_concurrently(endpoint, bodies)
+            wall, results = post_concurrently(endpoint, bodies, CLIENT_THREADS)
             cpu = {"client": time.process_time() - before[0],
                    "vigil_serve": tree_cpu_s(server.pid) - before[1],
                    "postgres": tree_cpu_s(cluster.postmaster_pid()) - before[2]}

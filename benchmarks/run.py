@@ -23,6 +23,8 @@ from typing import Any
 from benchmarks.file_ingest import make_csv, run_file_benchmarks
 from benchmarks.http_ingest import run_http_benchmarks
 from benchmarks.machine import load_average, machine_info
+from benchmarks.mqtt_ingest import RUNS as MQTT_RUNS
+from benchmarks.mqtt_ingest import run_mqtt_benchmarks
 from benchmarks.pg_copy import run_pg_copy
 from benchmarks.pg_ingest import run_pg_file_benchmarks, run_pg_http_benchmarks
 from benchmarks.targets import evaluate, targets_json
@@ -155,6 +157,9 @@ def run_suite(params: Params) -> dict[str, Any]:
                 lambda: run_pg_http_benchmarks(vigil, params.batches, params.pg_rounds, tmp,
                                                log),
                 ("postgres_http_batch_ingest",))
+        guarded("MQTT ingest", results,
+                lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
+                tuple(key for key, _ in MQTT_RUNS))
     return {"results": results, "duration_s": round(time.perf_counter() - started, 1)}
 
 
@@ -194,6 +199,9 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("workers_1.events_per_s", "workers_2.events_per_s", "workers_4.events_per_s")),
     ("PG HTTP workers ratio", "postgres_http_batch_ingest",
      ("ratio_2_over_1", "ratio_4_over_1")),
+    ("MQTT ingest (live)", "mqtt_ingest", ("messages_per_s", "lost")),
+    ("MQTT ingest (backlog)", "mqtt_ingest_backlog", ("messages_per_s", "lost")),
+    ("MQTT broker restart", "mqtt_ingest_restart", ("messages_per_s", "lost", "redelivered")),
 )
 """Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
 

@@ -42,6 +42,10 @@ TARGETS: tuple[Target, ...] = (
            "postgres_http_batch_ingest", "ratio_2_over_1", ">=", PG_WORKERS_RATIO_FLOOR, "x"),
     Target("PostgreSQL HTTP: 4 workers not slower than 1 (5 % noise tolerance)",
            "postgres_http_batch_ingest", "ratio_4_over_1", ">=", PG_WORKERS_RATIO_FLOOR, "x"),
+    Target("MQTT ingest into DuckDB, QoS 1, sustained", "mqtt_ingest", "messages_per_s", ">=",
+           10_000, "messages/s"),
+    Target("MQTT ingest across a broker restart: messages lost", "mqtt_ingest_restart", "lost",
+           "<=", 0, "messages"),
 )
 """Performance bars (from the issue); correctness checks are added by :func:`evaluate`."""
 
@@ -60,6 +64,9 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
      "postgres_file_reingest_duplicates"),
     ("PostgreSQL HTTP, 1/2/4 workers: every event accepted and stored exactly once",
      "postgres_http_batch_ingest"),
+    ("MQTT live stream: every message stored once", "mqtt_ingest"),
+    ("MQTT backlog: every message stored once", "mqtt_ingest_backlog"),
+    ("MQTT broker restart: nothing lost, nothing counted twice", "mqtt_ingest_restart"),
 )
 
 

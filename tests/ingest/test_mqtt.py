@@ -11,6 +11,8 @@ import datetime as dt
 import json
 import logging
 import os
+import select
+import socket
 import threading
 import time
 import uuid
@@ -24,7 +26,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pyarrow as pa
 import pytest
+from paho.mqtt import _packet
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -32,6 +36,7 @@ from vigil.config import Settings, load_settings
 from vigil.ingest.frigate import map_frigate_message
 from vigil.ingest.mqtt import MqttIngestor, broker_address, default_client_id
 from vigil.ingest.mqtt_batch import EXCERPT_CHARS, Received, excerpt, prepare_batch
+from vigil.ingest.mqtt_client import BufferedSocket, decode_publish
 from vigil.metrics import REGISTRY
 from vigil.model import ALL_LABELS
 from vigil.store import Store, open_store
@@ -239,6 +244,62 @@ def test_broker_address_and_client_id() -> None:
         with pytest.raises(ValueError, match="mqtt://host:port"):
             broker_address(bad)
     assert default_client_id().endswith(f"-{os.getpid()}")
+
+
+def publish_body(topic: str, payload: bytes, mid: int | None,
+                 properties: Properties | None) -> bytes:
+    """The body of a PUBLISH packet (what follows the fixed header)."""
+    encoded = topic.encode()
+    body = len(encoded).to_bytes(2, "big") + encoded
+    if mid is not None:
+        body += mid.to_bytes(2, "big")
+    if properties is not None:
+        body += properties.pack()
+    return body + payload
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+@pytest.mark.parametrize("with_properties", [False, True])
+def test_decode_publish_agrees_with_paho(qos: int, with_properties: bool) -> None:
+    properties = Properties(PacketTypes.PUBLISH)
+    if with_properties:
+        properties.UserProperty = ("k", "v" * 200)  # a property length over 127 bytes
+        properties.MessageExpiryInterval = 60
+    payload = json.dumps(vigil_event(1)).encode()
+    body = publish_body("frigate/événements", payload, 777 if qos else None, properties)
+    header = 0x30 | (qos << 1)
+    theirs = _packet.decode_publish(header, bytearray(body), mqtt.MQTTv5)
+    assert decode_publish(bytearray(body), qos, True) == (
+        theirs.topic.decode(), theirs.mid, theirs.payload)
+    v3_body = publish_body("a/b", payload, 5 if qos else None, None)
+    assert decode_publish(v3_body, qos, False) == ("a/b", 5 if qos else 0, payload)
+
+
+def test_decode_publish_refuses_a_short_packet() -> None:
+    with pytest.raises(MalformedPacket):
+        decode_publish(b"\x00\x09abc", 0, False)
+
+
+def test_buffered_socket_hands_out_what_it_read() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        left.setblocking(False)
+        buffered = BufferedSocket(left)
+        with pytest.raises(BlockingIOError):
+            buffered.recv(1)
+        right.sendall(b"\x30\x05hello\x40")
+        wait_until(lambda: select_readable(left), "data to arrive")
+        assert buffered.recv(1) == b"\x30"
+        assert buffered.pending() == 7
+        assert buffered.recv(1) == b"\x05"
+        assert buffered.recv(10) == b"hello\x40"
+        assert buffered.pending() == 0
+        right.close()
+        assert buffered.recv(1) == b""  # end of stream
+
+
+def select_readable(sock: Any) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 # -- against the broker ------------------------------------------------------------------------

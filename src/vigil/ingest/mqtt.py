@@ -191,7 +191,7 @@ class MqttIngestor:
         log.info("MQTT ingest stopped (%s)", self.client_id)
 
     # -- paho client and callbacks (network thread) ------------------------------------------
-    def _new_client(self) -> mqtt.Client:
+    def _new_client(self) -> BufferedClient:
         client = BufferedClient(callback_api_version=CallbackAPIVersion.VERSION2,
                                 client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
@@ -204,7 +204,8 @@ class MqttIngestor:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
-        client.on_message = self._on_message
+        client.on_message = self._on_message  # QoS 2 or topic aliases, which we never ask for
+        client.on_raw_message = self._on_raw_message
         return client
 
     def _new_epoch(self) -> None:
@@ -253,12 +254,12 @@ class MqttIngestor:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
                     ) -> None:
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:  # brokers refuse such topics; keep the message regardless
-            topic = bytes(message._topic).decode("utf-8", errors="replace")
-        self._pipeline.put(Received(topic, bytes(message.payload), message.mid, message.qos,
-                                    self._epoch, bool(message.dup)))
+        self._on_raw_message(message.topic, bytes(message.payload), message.mid, message.qos,
+                             bool(message.dup))
+
+    def _on_raw_message(self, topic: str, payload: bytes, mid: int, qos: int, dup: bool
+                        ) -> None:
+        self._pipeline.put(Received(topic, payload, mid, qos, self._epoch, dup))
 
     # -- called from the batching thread and stop() ------------------------------------------
     def _matches_frigate(self, topic: str) -> bool:
@@ -267,13 +268,10 @@ class MqttIngestor:
 
     def _ack(self, messages: Sequence[Received]) -> int:
         """Acknowledge committed messages that came on the current connection; how many."""
-        acked = 0
         with self._epoch_lock:
-            for message in messages:
-                if message.epoch == self._epoch and message.qos > 0:
-                    self._client.ack(message.mid, message.qos)
-                    acked += 1
-        return acked
+            mids = [m.mid for m in messages if m.epoch == self._epoch and m.qos == 1]
+            self._client.ack_many(mids)
+        return len(mids)
 
     def _unsubscribe(self, timeout: float) -> None:
         """Leave the share group so the broker sends this session nothing new."""
