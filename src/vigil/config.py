@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     csv_block_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="CSV read block")
     duckdb_memory_limit: str = Field("256MB", description="DuckDB memory_limit setting")
     group_commit_max: int = Field(64, ge=1, description="writes merged into one commit")
+    baseline_window_weeks: int = Field(8, ge=1, le=520, description="weeks a baseline covers")
+    baseline_half_life_days: float | None = Field(
+        None, gt=0, description="weigh older hours down with this half-life (default: none)")
+    baseline_min_days: int = Field(7, ge=0, description="history before a baseline is ready")
+    baseline_min_events: int = Field(50, ge=0, description="events before it is ready")
     redis_url: str | None = Field(None, description="Redis URL: the analytics cache is "
                                   "shared between workers (default: in-process cache)")
     cache_ttl_seconds: float = Field(300.0, gt=0, description="lifetime of a cached result")

@@ -11,7 +11,14 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from vigil import __version__
-from vigil.api import routes_events, routes_ingest, routes_sources, routes_system, routes_uploads
+from vigil.api import (
+    routes_baselines,
+    routes_events,
+    routes_ingest,
+    routes_sources,
+    routes_system,
+    routes_uploads,
+)
 from vigil.api.errors import install_error_handlers
 from vigil.api.state import AppState
 from vigil.cache import open_cache
@@ -75,6 +82,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                          description="Behavioural analytics over camera and smart-home events.")
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
-                   routes_ingest):
+                   routes_ingest, routes_baselines):
         app.include_router(module.router)
     return app

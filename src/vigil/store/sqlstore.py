@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from vigil.config import check_timezone
+from vigil.model import ALL_LABELS
 from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
 from vigil.store.sql import (
     EVENT_COLUMNS,
@@ -169,6 +170,22 @@ class SqlStore(ABC):
             self._write(add_hourly_counts(self.dialect, where), params)
             written = self._write(f"SELECT count(*) FROM hourly_counts WHERE {where}", params)
         return int(written[0][0])
+
+    def hourly_totals(self, source_id: str, start: dt.date, end: dt.date) -> Rows:
+        """``(local_date, local_hour, label, events)`` of a source's local days ``start`` to
+        ``end``, summed over event types (label ``*`` = all labels)."""
+        return self._rows(
+            "SELECT local_date, local_hour, label, CAST(sum(event_count) AS BIGINT) "
+            "FROM hourly_counts WHERE source_id = ? AND local_date BETWEEN ? AND ? "
+            "GROUP BY local_date, local_hour, label", [source_id, start, end])
+
+    def source_span(self, source_id: str) -> tuple[int, dt.datetime | None, dt.datetime | None]:
+        """A source's event count (from its hourly counts) and first and last event."""
+        total = self._rows("SELECT coalesce(sum(event_count), 0) FROM hourly_counts "
+                           f"WHERE source_id = ? AND label = '{ALL_LABELS}'", [source_id])
+        first, last = self._rows("SELECT min(ts), max(ts) FROM events WHERE source_id = ?",
+                                 [source_id])[0]
+        return int(total[0][0]), first, last
 
     # -- sources ------------------------------------------------------------------------------
     def list_sources(self) -> list[SourceInfo]:
