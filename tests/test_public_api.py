@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-PUBLIC_MODULES = ["vigil", "vigil.store", "vigil.synth", "vigil.api"]
+PUBLIC_MODULES = ["vigil", "vigil.store", "vigil.synth", "vigil.api", "vigil.anomaly",
+                  "vigil.baseline"]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)

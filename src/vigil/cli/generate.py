@@ -11,6 +11,7 @@ import typer
 from vigil.cli.common import fail, out_console
 from vigil.synth import SynthConfig, generate_events, ground_truth, write_dataset
 from vigil.synth import write_ground_truth as save_truth
+from vigil.synth.config import ANOMALY_TYPES
 from vigil.synth.writers import FORMATS
 
 
@@ -23,19 +24,34 @@ def generate_command(
     bad_fraction: float = typer.Option(0.0, "--bad-fraction", min=0.0, max=0.5,
                                        help="share of deliberately invalid rows"),
     formats: str = typer.Option("csv", "--formats", help="comma list of csv,ndjson,parquet"),
+    anomalies: str = typer.Option("", "--anomalies",
+                                  help=f"comma list of {','.join(ANOMALY_TYPES)} to inject"),
+    anomaly_count: int = typer.Option(1, "--anomaly-count", min=1,
+                                      help="anomalies of each type"),
+    anomaly_warmup_days: int = typer.Option(14, "--anomaly-warmup-days", min=0,
+                                            help="first days kept free of anomalies"),
 ) -> None:
     """Write synthetic events (several cameras in different zones, one DST change), a
-    ground-truth JSON and cameras.json (for `vigil cameras import`)."""
+    ground-truth JSON and cameras.json (for `vigil cameras import`). With --anomalies, the
+    ground truth lists the injected anomalies."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
         fail(f"--formats takes {', '.join(FORMATS)}", 2)
+    kinds = tuple(a.strip() for a in anomalies.split(",") if a.strip())
+    strange = [a for a in kinds if a not in ANOMALY_TYPES]
+    if strange:
+        fail(f"--anomalies takes {', '.join(ANOMALY_TYPES)}; unknown: {', '.join(strange)}", 2)
+    if kinds and days <= anomaly_warmup_days + 1:
+        fail(f"--anomalies needs --days > --anomaly-warmup-days + 1 "
+             f"(got {days} and {anomaly_warmup_days})", 2)
     try:
         first_day = dt.date.fromisoformat(start)
     except ValueError:
         fail(f"--start must be YYYY-MM-DD, got {start!r}", 2)
     config = SynthConfig(seed=seed, start=first_day, days=days, rows=rows,
-                         bad_fraction=bad_fraction)
+                         bad_fraction=bad_fraction, anomalies=kinds,
+                         anomaly_count=anomaly_count, anomaly_warmup_days=anomaly_warmup_days)
     paths = generate_dataset(config, out_dir, chosen)
     for kind, path in paths.items():
         out_console.print(f"{kind}: {path}")

@@ -4,16 +4,18 @@
 >>> truth = ground_truth(table, SynthConfig(rows=1000))
 """
 
-from vigil.synth.config import DEFAULT_CAMERAS, CameraSpec, SynthConfig
+from vigil.synth.config import ANOMALY_TYPES, DEFAULT_CAMERAS, CameraSpec, SynthConfig
 from vigil.synth.defects import REASONS
 from vigil.synth.generator import generate_events
-from vigil.synth.profiles import PROFILES
+from vigil.synth.profiles import NOVEL_LABELS, PROFILES
 from vigil.synth.table import SCHEMA
 from vigil.synth.truth import ground_truth
 from vigil.synth.writers import write_dataset, write_ground_truth
 
 __all__ = [
+    "ANOMALY_TYPES",
     "DEFAULT_CAMERAS",
+    "NOVEL_LABELS",
     "PROFILES",
     "REASONS",
     "SCHEMA",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from vigil.synth.config import SynthConfig
+from vigil.synth.config import ANOMALY_TYPES, SynthConfig
 from vigil.synth.generator import generate_events
 from vigil.synth.truth import ground_truth
 from vigil.synth.writers import FORMATS, write_dataset, write_ground_truth
@@ -23,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--incomplete-fraction", type=float, default=0.04)
     parser.add_argument("--formats", default="csv", help=f"comma-separated: {','.join(FORMATS)}")
     parser.add_argument("--name", default="events")
+    kinds = ",".join(ANOMALY_TYPES)
+    parser.add_argument("--anomalies", default="", help=f"comma-separated: {kinds}")
+    parser.add_argument("--anomaly-count", type=int, default=1)
+    parser.add_argument("--anomaly-warmup-days", type=int, default=14)
     return parser.parse_args(argv)
 
 
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         rows=args.rows,
         bad_fraction=args.bad_fraction,
         incomplete_fraction=args.incomplete_fraction,
+        anomalies=tuple(a for a in args.anomalies.split(",") if a),
+        anomaly_count=args.anomaly_count,
+        anomaly_warmup_days=args.anomaly_warmup_days,
     )
     table = generate_events(config)
     paths = write_dataset(table, args.out_dir, args.formats.split(","), args.name)

@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo
 
 from vigil.synth.profiles import LABELS, PROFILES
 
+RARE_TIME, NOVEL_OBJECT, SPIKE, SILENCE = "rare_time", "novel_object", "spike", "silence"
+ANOMALY_TYPES: tuple[str, ...] = (RARE_TIME, NOVEL_OBJECT, SPIKE, SILENCE)
+"""Anomaly types the generator can inject, in the order it plans them."""
+
 
 @dataclass(frozen=True)
 class CameraSpec:
@@ -100,6 +104,11 @@ class SynthConfig:
     ``rows`` (when given) scales the rates so the table has exactly that many rows.
     ``bad_fraction`` of rows get one defect each; ``incomplete_fraction`` of visits lack
     their exit (most) or their entry.
+
+    ``anomalies`` names types of :data:`ANOMALY_TYPES` to inject, ``anomaly_count`` of each,
+    none in the first ``anomaly_warmup_days`` days (see :mod:`vigil.synth.anomalies`).
+    Injection adds and removes rows after ``rows`` has been honoured. The anomaly fields are
+    left out of ``repr`` so that event ids of configs without anomalies never change.
     """
 
     seed: int = 7
@@ -109,6 +118,9 @@ class SynthConfig:
     cameras: tuple[CameraSpec, ...] = field(default=DEFAULT_CAMERAS)
     bad_fraction: float = 0.0
     incomplete_fraction: float = 0.04
+    anomalies: tuple[str, ...] = field(default=(), repr=False)
+    anomaly_count: int = field(default=1, repr=False)
+    anomaly_warmup_days: int = field(default=14, repr=False)
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -125,3 +137,18 @@ class SynthConfig:
         for name in ("bad_fraction", "incomplete_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
+        self._check_anomalies()
+
+    def _check_anomalies(self) -> None:
+        unknown = [kind for kind in self.anomalies if kind not in ANOMALY_TYPES]
+        if unknown:
+            raise ValueError(f"unknown anomaly types {unknown}; known: {list(ANOMALY_TYPES)}")
+        ordered = tuple(kind for kind in ANOMALY_TYPES if kind in self.anomalies)
+        object.__setattr__(self, "anomalies", ordered)
+        if self.anomaly_count < 1 or self.anomaly_warmup_days < 0:
+            raise ValueError("anomaly_count must be >= 1 and anomaly_warmup_days >= 0")
+        if self.anomalies and self.days <= self.anomaly_warmup_days + 1:
+            raise ValueError(
+                f"anomalies need days > anomaly_warmup_days + 1 "
+                f"(days={self.days}, anomaly_warmup_days={self.anomaly_warmup_days})"
+            )

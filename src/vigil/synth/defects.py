@@ -15,18 +15,23 @@ BAD_CONFIDENCE = 1.7
 
 
 def choose_defects(
-    n: int, is_detection: np.ndarray, fraction: float, rng: np.random.Generator
+    n: int,
+    is_detection: np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    protected: np.ndarray | None = None,
 ) -> dict[str, Int64s]:
     """Row indexes per reason: ``fraction`` of ``n`` rows, split about equally.
 
     The confidence defect only goes to detection rows; if there are too few, the other two
-    defects take the remainder.
+    defects take the remainder. ``protected`` rows (e.g. injected anomalies) are left alone.
     """
-    total = min(n, int(round(n * fraction)))
-    detections = np.flatnonzero(is_detection)
+    allowed = np.ones(n, dtype=bool) if protected is None else ~protected
+    total = min(int(allowed.sum()), int(round(n * fraction)))
+    detections = np.flatnonzero(is_detection & allowed)
     n_conf = min((total + 1) // 3, detections.size)
     conf = np.sort(rng.choice(detections, size=n_conf, replace=False)).astype(np.int64)
-    rest = np.setdiff1d(np.arange(n, dtype=np.int64), conf, assume_unique=True)
+    rest = np.setdiff1d(np.flatnonzero(allowed).astype(np.int64), conf, assume_unique=True)
     others = rng.choice(rest, size=total - n_conf, replace=False).astype(np.int64)
     half = (others.size + 1) // 2
     return {

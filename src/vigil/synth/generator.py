@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
+from vigil.synth.anomalies import anomaly_records, attach_records, inject_anomalies
 from vigil.synth.config import SynthConfig
 from vigil.synth.defects import choose_defects
 from vigil.synth.detections import detection_rows
@@ -15,7 +16,7 @@ from vigil.synth.rows import DETECTION, concat_rows, sort_rows
 from vigil.synth.table import build_table
 from vigil.synth.visits import visit_rows
 
-_PLAN, _TOTALS, _DETECTIONS, _VISITS, _DEFECTS = range(5)
+_PLAN, _TOTALS, _DETECTIONS, _VISITS, _DEFECTS, _ANOMALIES = range(6)
 
 
 def stream(config: SynthConfig, purpose: int) -> np.random.Generator:
@@ -25,7 +26,10 @@ def stream(config: SynthConfig, purpose: int) -> np.random.Generator:
 
 def id_prefix(config: SynthConfig) -> str:
     """``syn-<tag>-``: the tag is a hash of the config, so other configs give other ids."""
-    tag = hashlib.sha256(repr(config).encode()).hexdigest()[:6]
+    text = repr(config)  # leaves out the anomaly fields, so ids without anomalies never change
+    if config.anomalies:
+        text += repr((config.anomalies, config.anomaly_count, config.anomaly_warmup_days))
+    tag = hashlib.sha256(text.encode()).hexdigest()[:6]
     return f"syn-{tag}-"
 
 
@@ -43,7 +47,20 @@ def generate_events(config: SynthConfig | None = None) -> pa.Table:
         config.cameras, plan, config.days, n_visits, n_incomplete, stream(config, _VISITS)
     )
     rows = sort_rows(concat_rows([detections, visits]))
+    if not config.anomalies:
+        defects = choose_defects(
+            len(rows), rows.event_type == DETECTION, config.bad_fraction, stream(config, _DEFECTS)
+        )
+        return build_table(rows, config.cameras, persons, id_prefix(config), defects)
+    injection = inject_anomalies(config, plan, rows, stream(config, _ANOMALIES))
+    rows = injection.rows
     defects = choose_defects(
-        len(rows), rows.event_type == DETECTION, config.bad_fraction, stream(config, _DEFECTS)
+        len(rows),
+        rows.event_type == DETECTION,
+        config.bad_fraction,
+        stream(config, _DEFECTS),
+        protected=injection.owner >= 0,
     )
-    return build_table(rows, config.cameras, persons, id_prefix(config), defects)
+    table = build_table(rows, config.cameras, persons, id_prefix(config), defects)
+    records = anomaly_records(config, injection, table.column("event_id").combine_chunks())
+    return attach_records(table, records)

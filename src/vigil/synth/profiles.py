@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LABELS: tuple[str, ...] = ("person", "vehicle", "package", "animal")
+NOVEL_LABELS: tuple[str, ...] = ("bear", "drone", "horse", "deer", "boat", "bicycle")
+"""Labels that only injected ``novel_object`` anomalies use (never in a camera's mix)."""
 EVENT_TYPES: tuple[str, ...] = ("detection", "entry", "exit")
 AGE_GROUPS: tuple[str, ...] = ("0-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_WEIGHTS: tuple[float, ...] = (0.08, 0.14, 0.22, 0.2, 0.16, 0.12, 0.08)

@@ -14,7 +14,7 @@ from vigil.synth.defects import (
     SOURCE_ID_MISSING,
     TIMESTAMP_INVALID,
 )
-from vigil.synth.profiles import AGE_GROUPS, EVENT_TYPES, GENDERS, LABELS
+from vigil.synth.profiles import AGE_GROUPS, EVENT_TYPES, GENDERS, LABELS, NOVEL_LABELS
 from vigil.synth.rows import Rows
 from vigil.synth.slots import Int64s
 from vigil.synth.timefmt import iso_utc_ms
@@ -73,7 +73,7 @@ def build_table(
         timestamps,
         decode(camera, [c.camera_id for c in cameras]),
         decode(rows.event_type, EVENT_TYPES),
-        decode(rows.label, LABELS),
+        decode(rows.label, LABELS + NOVEL_LABELS),
         pa.array(confidence, mask=np.isnan(confidence)),
         decode(rows.person, person_ids),
         decode(rows.camera, [c.zone for c in cameras]),

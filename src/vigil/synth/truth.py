@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil.synth.anomalies import table_anomalies
 from vigil.synth.config import SynthConfig
 from vigil.synth.defects import (
     CONFIDENCE_OUT_OF_RANGE,
@@ -177,7 +178,11 @@ def period(config: SynthConfig) -> dict[str, Any]:
 
 
 def ground_truth(table: pa.Table, config: SynthConfig) -> dict[str, Any]:
-    """Counts and facts that a correct ingest and analytics must reproduce (JSON-ready)."""
+    """Counts and facts that a correct ingest and analytics must reproduce (JSON-ready).
+
+    With anomalies configured, ``anomalies`` lists the injected ones (the only part read
+    from the generator: the records the table carries in its schema metadata).
+    """
     ids = [spec.camera_id for spec in config.cameras]
     ts_ok, ts_all = parse_timestamps(_column(table, "timestamp"))
     camera_all = camera_codes(_column(table, "camera_id"), ids)
@@ -187,7 +192,7 @@ def ground_truth(table: pa.Table, config: SynthConfig) -> dict[str, Any]:
     camera, ts = camera_all[~bad], ts_all[~bad]
     local_day, local = local_counts(config, camera, ts)
     per_camera = np.bincount(camera, minlength=len(ids))
-    return {
+    truth: dict[str, Any] = {
         "rows": table.num_rows,
         "valid_rows": valid.num_rows,
         "cameras": {spec.camera_id: spec.timezone for spec in config.cameras},
@@ -204,3 +209,6 @@ def ground_truth(table: pa.Table, config: SynthConfig) -> dict[str, Any]:
         },
         "period": period(config),
     }
+    if config.anomalies:
+        truth["anomalies"] = table_anomalies(table)
+    return truth
