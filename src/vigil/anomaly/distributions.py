@@ -42,16 +42,23 @@ def _gamma_cf(a: float, x: float) -> float:
     for i in range(1, _MAX_ITER):
         an = -i * (i - a)
         b += 2.0
-        d = an * d + b
-        d = _TINY if abs(d) < _TINY else d
-        c = b + an / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        delta = d * c
+        d, c, delta = _lentz_step(d, c, an, b)
         h *= delta
         if abs(delta - 1.0) < _EPS:
             break
     return min(1.0, math.exp(-x + a * math.log(x) - math.lgamma(a)) * h)
+
+
+def _lentz_step(d: float, c: float, a_term: float, b_term: float
+                ) -> tuple[float, float, float]:
+    """One step of the modified Lentz method: the new ``d`` and ``c`` and the factor by
+    which the continued fraction's value changes."""
+    d = b_term + a_term * d
+    d = _TINY if abs(d) < _TINY else d
+    c = b_term + a_term / c
+    c = _TINY if abs(c) < _TINY else c
+    d = 1.0 / d
+    return d, c, d * c
 
 
 def gamma_lower(a: float, x: float) -> float:
@@ -79,20 +86,10 @@ def _beta_cf(a: float, b: float, x: float) -> float:
     for m in range(1, _MAX_ITER):
         m2 = 2 * m
         aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = _TINY if abs(d) < _TINY else d
-        c = 1.0 + aa / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        h *= d * c
+        d, c, even = _lentz_step(d, c, aa, 1.0)
         aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = _TINY if abs(d) < _TINY else d
-        c = 1.0 + aa / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
+        d, c, delta = _lentz_step(d, c, aa, 1.0)
+        h *= even * delta
         if abs(delta - 1.0) < _EPS:
             break
     return h
