@@ -7,8 +7,8 @@ not come up raises :class:`ServerError` with the reason and the tail of the serv
 tests never skip for want of a server; ``scripts/install-servers`` installs them.
 
 The pytest fixtures at the bottom (``postgres_server``, ``redis_server``, ``mosquitto_server``,
-``influx_server`` once per session; ``pg_url`` a fresh database per test) are meant to be
-pulled in by ``tests/conftest.py``.
+``influx_server``, once per session) are pulled in by ``tests/conftest.py``, which also gives
+each test a fresh database (``pg_url``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, Self, TypeVar
 
@@ -433,52 +433,38 @@ def drop_database(url: str, name: str) -> None:
                      .format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL 15 cluster for the whole session."""
-    server = start_postgres()
+@contextmanager
+def _running(server: S) -> Iterator[S]:
+    """``server`` until the block ends, then stopped."""
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL 15 cluster for the whole session."""
+    with _running(start_postgres()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the whole session (tests use distinct keys or flush db)."""
-    server = start_redis()
-    try:
+    with _running(start_redis()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def mosquitto_server() -> Iterator[MosquittoServer]:
     """One Mosquitto broker for the whole session (tests use distinct topics)."""
-    server = start_mosquitto()
-    try:
+    with _running(start_mosquitto()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def influx_server() -> Iterator[InfluxServer]:
     """One InfluxDB for the whole session (tests use distinct databases)."""
-    server = start_influx()
-    try:
+    with _running(start_influx()) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """URL of a fresh, empty database for this test; dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    url = create_database(postgres_server.url, name)
-    try:
-        yield url
-    finally:
-        drop_database(postgres_server.url, name)

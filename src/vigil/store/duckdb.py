@@ -156,13 +156,6 @@ class DuckDBStore(SqlStore):
                                       [self._batch_no])
         return inserted
 
-    def _add_sources(self, staged: pa.Table) -> None:
-        """Register sources not seen before, with the default time zone."""
-        seen = set(pc.unique(staged.column("source_id")).to_pylist())
-        new = seen - self._known_sources
-        if new:
-            self._insert_new_sources(sorted(new))
-            self._known_sources |= new
 
     # -- what the shared SQL needs ---------------------------------------------------------------
     def _read(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Rows]:
@@ -180,9 +173,6 @@ class DuckDBStore(SqlStore):
     def _write(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         result = self._con.execute(sql, list(params))
         return result.fetchall() if result.description else []
-
-    def _source_added(self, source_id: str) -> None:
-        self._known_sources.add(source_id)
 
     # -- API keys: only this process can write the file, so its copy is all the keys ---------
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:

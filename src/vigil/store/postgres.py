@@ -136,9 +136,6 @@ class PostgresStore(SqlStore):
             cur = self._con.execute(_placeholders(sql), list(params))
             return cur.fetchall() if cur.description else []
 
-    def _source_added(self, source_id: str) -> None:
-        self._known_sources.add(source_id)
-
     def _load_sources(self) -> set[str]:
         return {row[0] for row in self._rows("SELECT source_id FROM sources")}
 
@@ -217,11 +214,6 @@ class PostgresStore(SqlStore):
                 f"SELECT * FROM staged_hourly ORDER BY {HOURLY_ORDER}"))
         return int(staged.num_rows)
 
-    def _add_sources(self, staged: pa.Table) -> None:
-        new = set(pc.unique(staged.column("source_id")).to_pylist()) - self._known_sources
-        if new:
-            self._insert_new_sources(sorted(new))
-            self._known_sources |= new
 
     # -- whole-store transfer -----------------------------------------------------------------
     def export_batches(self, sql: str, rows_per_batch: int) -> Iterator[pa.Table]:

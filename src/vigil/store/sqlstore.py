@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigil.config import check_timezone
 from vigil.model import ALL_LABELS
@@ -47,6 +48,7 @@ class SqlStore(ABC):
 
     _lock: threading.RLock
     _depth: int = 0
+    _known_sources: set[str]  # sources registered already: new ones are inserted once
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -229,9 +231,20 @@ class SqlStore(ABC):
             rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
         return SourceInfo(*rows[0])
 
-    @abstractmethod
     def _source_added(self, source_id: str) -> None:
-        """Note a source registered in the current transaction (for backends that cache)."""
+        """Note a source registered in the current transaction."""
+        self._known_sources.add(source_id)
+
+    def _add_sources(self, staged: pa.Table) -> None:
+        """Register the batch's sources not seen before, with the default time zone."""
+        new = set(pc.unique(staged.column("source_id")).to_pylist()) - self._known_sources
+        if new:
+            self._insert_new_sources(sorted(new))
+            self._known_sources |= new
+
+    @abstractmethod
+    def _load_sources(self) -> set[str]:
+        """Every registered source id (reloaded after a rollback or an import)."""
 
     # -- API keys -------------------------------------------------------------------------------
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:
