@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     mqtt_share_group: str = Field("vigil", description="MQTT 5 shared-subscription group")
     mqtt_client_id: str | None = Field(None, description="MQTT client id (default: derived "
                                        "from the host and process)")
+    detect_anomalies: bool = Field(True, description="score new events and store anomalies")
+    detector_tick_seconds: float = Field(60.0, gt=0, description="how often hours are closed "
+                                         "by the wall clock (silences of stopped sources)")
+    alert_webhook_url: str | None = Field(None, description="POST alerts here (sink 'webhook')")
+    alert_webhook_secret: str | None = Field(None, description="HMAC secret signing webhooks")
+    alert_mqtt_url: str | None = Field(None, description="publish alerts to this broker, "
+                                       "mqtt://host:port (sink 'mqtt')")
+    alert_mqtt_topic: str = Field("vigil/alerts/{source_id}", description="alert topic "
+                                  "template ({source_id}, {type}, {severity})")
 
     @field_validator("default_timezone")
     @classmethod

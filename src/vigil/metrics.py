@@ -23,6 +23,21 @@ WRITE_FAILURES = Counter("vigil_write_failures", "Write functions that raised",
 WRITE_RETRIES = Counter("vigil_write_retries", "Transactions run again after a write conflict",
                         registry=REGISTRY)
 UPLOADS_ACTIVE = Gauge("vigil_uploads_active", "Uploads being processed", registry=REGISTRY)
+DETECTOR_EVENTS = Counter("vigil_detector_events", "Events read by the anomaly detector",
+                          registry=REGISTRY)
+DETECTOR_FAILURES = Counter("vigil_detector_failures", "Detector cycles that failed (retried)",
+                            registry=REGISTRY)
+ANOMALIES = Counter("vigil_anomalies", "Anomalies stored", ["type", "severity"],
+                    registry=REGISTRY)
+ANOMALIES_SUPPRESSED = Counter("vigil_anomalies_suppressed",
+                               "Anomalies not stored: a remembered false positive",
+                               registry=REGISTRY)
+ALERTS_QUEUED = Counter("vigil_alerts_queued", "Alert deliveries queued", ["sink"],
+                        registry=REGISTRY)
+ALERTS_SUPPRESSED = Counter("vigil_alerts_suppressed", "Alerts held back by a rule",
+                            ["reason"], registry=REGISTRY)
+ALERT_ATTEMPTS = Counter("vigil_alert_attempts", "Alert delivery attempts",
+                         ["sink", "outcome"], registry=REGISTRY)
 
 
 def count_outcome(path: str, accepted: int, duplicates: int,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,6 +12,8 @@ from fastapi_offline import FastAPIOffline
 
 from vigil import __version__
 from vigil.api import (
+    routes_alerts,
+    routes_anomalies,
     routes_baselines,
     routes_events,
     routes_ingest,
@@ -23,6 +25,7 @@ from vigil.api.errors import install_error_handlers
 from vigil.api.state import AppState
 from vigil.cache import open_cache
 from vigil.config import Settings, load_settings
+from vigil.monitor.service import start_monitoring
 from vigil.store import Store, open_store
 from vigil.uploads import UploadProcessor
 from vigil.writer import Writer
@@ -37,10 +40,19 @@ def open_state(settings: Settings, store: Store | None = None) -> AppState:
     store = store or open_store(settings.db, settings.default_timezone,
                                 settings.duckdb_memory_limit)
     cache = open_cache(settings.redis_url)
-    writer = Writer(store, settings.group_commit_max, on_commit=cache.invalidate)
+    listeners: list[Callable[[], None]] = [cache.invalidate]
+
+    def committed() -> None:
+        for listener in listeners:
+            listener()
+
+    writer = Writer(store, settings.group_commit_max, on_commit=committed)
     uploads = UploadProcessor(writer, Path(settings.upload_dir))
     state = AppState(settings=settings, store=store, writer=writer, uploads=uploads,
                      cache=cache)
+    if settings.detect_anomalies:
+        state.monitor = start_monitoring(settings, store, writer.run)
+        listeners.append(state.monitor.notify)
     if settings.mqtt_url:
         from vigil.ingest.mqtt import MqttIngestor  # paho loads only when MQTT is used
 
@@ -57,6 +69,8 @@ def close_state(state: AppState) -> None:
     if not state.uploads.wait(SHUTDOWN_UPLOAD_WAIT_SECONDS):
         log.warning("stopping with uploads unfinished; they resume at the next start")
     state.uploads.close(SHUTDOWN_UPLOAD_WAIT_SECONDS)
+    if state.monitor is not None:
+        state.monitor.stop(SHUTDOWN_UPLOAD_WAIT_SECONDS)
     state.writer.close()
     state.cache.close()
     state.store.close()
@@ -82,6 +96,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                          description="Behavioural analytics over camera and smart-home events.")
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
-                   routes_ingest, routes_baselines):
+                   routes_ingest, routes_baselines, routes_anomalies, routes_alerts):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from vigil.cache import Cache
 from vigil.config import Settings
+from vigil.monitor.service import Monitoring
 from vigil.store import Store
 from vigil.uploads import UploadProcessor
 from vigil.writer import Writer
@@ -24,6 +25,7 @@ class AppState:
     uploads: UploadProcessor
     cache: Cache
     mqtt: Stoppable | None = None
+    monitor: Monitoring | None = None
 
 
 class Stoppable(Protocol):

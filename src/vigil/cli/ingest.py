@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from vigil.cli.anomalies import detect_new, start_detection
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
 from vigil.cli.remote import RemoteError, upload_and_wait
@@ -48,9 +49,13 @@ def ingest_command(
                                       "database (e.g. http://127.0.0.1:8000)"),
     api_key: str | None = typer.Option(None, "--api-key", envvar="VIGIL_API_KEY",
                                        help="key for --server (or $VIGIL_API_KEY)"),
+    detect: bool = typer.Option(True, "--detect/--no-detect", help="score the new events "
+                                "for anomalies after each file (default on; "
+                                "$VIGIL_DETECT_ANOMALIES=false turns it off)"),
     db: str | None = DB_OPTION,
 ) -> None:
-    """Ingest event files; prints a data quality report for each.
+    """Ingest event files; prints a data quality report for each, then scores the new
+    events for anomalies.
 
     Exits 0 when every file was processed (rows may still have been rejected: see the
     report), 1 when a file could not be read at all.
@@ -71,12 +76,21 @@ def ingest_command(
         except RemoteError as exc:
             fail(str(exc))
     else:
-        store = open_or_fail(settings_for(db))
+        settings = settings_for(db)
+        store = open_or_fail(settings)
         options = replace(options, overlap_inserts=is_postgres_url(store.url))
+        detect = detect and settings.detect_anomalies
+        detector = start_detection(store, settings) if detect else None
+
+        def one_file(path: Path) -> dict[str, Any]:
+            report = _with_progress(path, quiet, lambda progress: ingest_file(
+                path, store.insert_events, options, progress).to_dict())
+            if detect:
+                err_console.print(detect_new(detector))
+            return report
+
         try:
-            reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
-                path, quiet, lambda progress: ingest_file(path, store.insert_events, options,
-                                                          progress).to_dict()))
+            reports, failed = _each_file(paths, as_json, one_file)
         finally:
             store.close()
     if as_json:

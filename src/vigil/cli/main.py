@@ -7,7 +7,7 @@ import logging
 import typer
 
 from vigil import __version__
-from vigil.cli import baselines, cameras, keys
+from vigil.cli import alerts, anomalies, baselines, cameras, keys
 from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for, shown_url
 from vigil.cli.demo import demo_command
 from vigil.cli.generate import generate_command
@@ -28,6 +28,8 @@ app.command("import")(import_command)
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(keys.app, name="keys")
 app.add_typer(baselines.app, name="baselines")
+app.add_typer(anomalies.app, name="anomalies")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command("migrate")

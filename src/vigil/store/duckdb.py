@@ -18,7 +18,7 @@ from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, DatabaseLockedError, upgrade
 from vigil.store.sql import DUCKDB, add_hourly_counts, local_time_columns
-from vigil.store.sqlstore import Rows, SqlStore
+from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
 
 # A larger write-ahead log between checkpoints keeps bulk commits cheap; the log is durable.
 CHECKPOINT_THRESHOLD = "256MB"
@@ -201,10 +201,10 @@ class DuckDBStore(SqlStore):
     def after_import(self) -> None:
         """Reload what this object remembers; move the dead-letter sequence past the ids."""
         with self.transaction():
-            top = int(self._write("SELECT coalesce(max(dead_letter_id), 0) FROM dead_letters")
-                      [0][0])
-            if top:
-                self._write("SELECT max(nextval('dead_letter_seq')) FROM range(?)", [top])
+            for sequence, column, table in SEQUENCES:
+                top = int(self._write(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
+                if top:
+                    self._write(f"SELECT max(nextval('{sequence}')) FROM range(?)", [top])
             self._batch_no = int(self._write(
                 "SELECT coalesce(max(ingest_batch), 0) FROM events")[0][0])
             self._known_sources = self._load_sources()
@@ -217,6 +217,10 @@ class DuckDBStore(SqlStore):
 
     def release_upload(self, upload_id: str) -> None:
         """Nothing to release: claims are not recorded."""
+
+    def claim_role(self, role: str) -> bool:
+        """One process owns the file, so it holds every role."""
+        return True
 
     def close(self) -> None:
         with self._lock:

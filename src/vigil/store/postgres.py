@@ -29,7 +29,7 @@ from vigil.store.migrations.runner import HEAD_REVISION, upgrade
 from vigil.store.pgcopy import batch_csv
 from vigil.store.sql import HOURLY_ORDER, POSTGRES, add_hourly_counts, upsert_hourly_counts
 from vigil.store.sql import local_time_columns as local_time_sql
-from vigil.store.sqlstore import Rows, SqlStore
+from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
 
 READ_POOL_SIZE = 4
 BULK_PATH_MIN_ROWS = 2_000  # smaller batches always take the general path
@@ -233,8 +233,9 @@ class PostgresStore(SqlStore):
     def after_import(self) -> None:
         """Move the sequences past the imported ids."""
         with self.transaction():
-            self._write("SELECT setval('dead_letter_seq', "
-                        "coalesce((SELECT max(dead_letter_id) FROM dead_letters), 0) + 1, false)")
+            for sequence, column, table in SEQUENCES:
+                self._write(f"SELECT setval('{sequence}', "
+                            f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
             self._write("SELECT setval('ingest_batch_seq', "
                         "coalesce((SELECT max(ingest_batch) FROM events), 0) + 1, false)")
             self._known_sources = {row[0] for row in self._write("SELECT source_id FROM sources")}
@@ -253,6 +254,10 @@ class PostgresStore(SqlStore):
             row = self._claims.execute("SELECT pg_try_advisory_lock(%s)",
                                        [_lock_key(upload_id)]).fetchone()
         return bool(row and row[0])
+
+    def claim_role(self, role: str) -> bool:
+        """A role is an advisory lock too: held until this process closes or dies."""
+        return self.claim_upload(f"role:{role}")
 
     def release_upload(self, upload_id: str) -> None:
         with self._claims_lock:

@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 
 from vigil.config import check_timezone
 from vigil.model import ALL_LABELS
+from vigil.store.alerts import AlertTables
+from vigil.store.anomalies import AnomalyTables
 from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
 from vigil.store.sql import (
     EVENT_COLUMNS,
@@ -35,11 +37,15 @@ from vigil.store.sql import (
 Rows = list[tuple[Any, ...]]
 DEAD_LETTER_COLUMNS = ("dead_letter_id, received_at, transport, topic, reason, message, payload, "
                        "payload_bytes")
+SEQUENCES = (("dead_letter_seq", "dead_letter_id", "dead_letters"),
+             ("anomaly_seq", "anomaly_id", "anomalies"),
+             ("delivery_seq", "delivery_id", "alert_deliveries"))
+"""Sequences of generated ids, with the column and table whose ids they hand out."""
 UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
                   "options, error, created_at, updated_at")
 
 
-class SqlStore(ABC):
+class SqlStore(AnomalyTables, AlertTables, ABC):
     """The shared part of the SQL stores; see the module docstring."""
 
     url: str

@@ -53,8 +53,33 @@ TABLES: dict[str, pa.Schema] = {
         ("local_date", pa.date32()), ("local_hour", pa.int16()), ("event_count", pa.int64()),
         ("confidence_micros", pa.int64()), ("confidence_count", pa.int64()),
     ]),
+    "anomalies": pa.schema([
+        ("anomaly_id", pa.int64()), ("source_id", pa.string()), ("anomaly_type", pa.string()),
+        ("label", pa.string()), ("event_id", pa.string()), ("window_start", _TS),
+        ("window_end", _TS), ("local_date", pa.date32()), ("local_weekday", pa.int16()),
+        ("local_hour", pa.int16()), ("score", pa.float64()), ("severity", pa.string()),
+        ("explanation", pa.string()), ("components", pa.string()),
+        ("pattern_key", pa.string()), ("run_id", pa.string()), ("status", pa.string()),
+        ("detected_at", _TS), ("updated_at", _TS),
+    ]),
+    "false_positives": pa.schema([
+        ("source_id", pa.string()), ("pattern_key", pa.string()), ("severity", pa.string()),
+        ("anomaly_id", pa.int64()), ("marked_at", _TS),
+    ]),
+    "detector_cursor": pa.schema([("name", pa.string()), ("ingest_batch", pa.int64()),
+                                  ("updated_at", _TS)]),
+    "alert_rules": pa.schema([("rule_id", pa.string()), ("definition", pa.string()),
+                              ("created_at", _TS), ("updated_at", _TS)]),
+    "alert_deliveries": pa.schema([
+        ("delivery_id", pa.int64()), ("anomaly_id", pa.int64()), ("rule_id", pa.string()),
+        ("sink", pa.string()), ("status", pa.string()), ("attempts", pa.int32()),
+        ("next_attempt_at", _TS), ("last_status_code", pa.int32()),
+        ("last_error", pa.string()), ("payload", pa.string()), ("created_at", _TS),
+        ("updated_at", _TS), ("delivered_at", _TS),
+    ]),
 }
-JSON_COLUMNS = {"report", "options", "detections", "attributes"}
+JSON_COLUMNS = {"report", "options", "detections", "attributes", "components", "definition",
+                "payload"}
 Progress = Callable[[str, int], None]  # table, rows done so far
 
 
