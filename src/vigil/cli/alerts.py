@@ -61,7 +61,7 @@ def add_rule(definition: str = typer.Argument(..., help="the rule as JSON, e.g. 
     try:
         rule = rule_to_dict(rule_from_dict(data))
     except RuleError as exc:
-        fail(f"{exc.field}: {exc}", 2)
+        fail(str(exc), 2)
     store = open_or_fail(settings_for(db))
     try:
         new = store.save_alert_rule(rule["rule_id"], rule, dt.datetime.now(dt.UTC))

@@ -33,6 +33,10 @@ class BatchCursor:
         self._advance(now)
 
     def _advance(self, now: float) -> None:
+        if self._done and self.settle_seconds > 0:  # every missing number waits from now on
+            for missing in range(self.value + 1, max(self._done)):
+                if missing not in self._done:
+                    self._gaps.setdefault(missing, now)
         while self._done:
             nxt = self.value + 1
             if nxt in self._done:
@@ -43,9 +47,9 @@ class BatchCursor:
             since = self._gaps.setdefault(nxt, now)
             if now - since < self.settle_seconds:
                 return
-            # The gap has settled: skip to just below the next processed batch.
+            # The gap has settled: skip the missing number.
             del self._gaps[nxt]
-            self.value = min(self._done) - 1
+            self.value = nxt
         self._gaps.clear()
 
     @property
