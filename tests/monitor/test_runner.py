@@ -7,11 +7,12 @@ import datetime as dt
 
 import pytest
 
-from .history import after_history, event, history, payload
 from vigil.ingest.payload import ingest_payload
 from vigil.monitor.runner import DetectionRunner
 from vigil.store import Store
 from vigil.store.anomalies import AnomalyFilter
+
+from .history import after_history, event, history, payload
 
 NIGHT = after_history(hours=3.25)  # Monday 03:15, a day after three weeks of history
 NOON = after_history(hours=12.5)

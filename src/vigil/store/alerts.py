@@ -127,7 +127,8 @@ class AlertTables(ABC):
     def list_deliveries(self, status: str | None, limit: int, before_id: int | None = None
                         ) -> list[dict[str, Any]]:
         """The newest deliveries first, of one status when given."""
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if status is not None:
             clauses.append("status = ?")
             params.append(status)

@@ -169,7 +169,8 @@ class AnomalyTables(ABC):
     def list_anomalies(self, flt: AnomalyFilter, limit: int, before_id: int | None = None
                        ) -> list[dict[str, Any]]:
         """The newest anomalies first (by id), older than ``before_id`` when given."""
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         for column, value in (("source_id", flt.source_id), ("anomaly_type", flt.anomaly_type),
                               ("label", flt.label), ("status", flt.status)):
             if value is not None:
