@@ -83,14 +83,14 @@ def ingest_command(
         detector = start_detection(store, settings) if detect else None
 
         def one_file(path: Path) -> dict[str, Any]:
-            report = _with_progress(path, quiet, lambda progress: ingest_file(
+            return _with_progress(path, quiet, lambda progress: ingest_file(
                 path, store.insert_events, options, progress).to_dict())
-            if detect:
-                err_console.print(detect_new(detector))
-            return report
+
+        def score() -> None:
+            err_console.print(detect_new(detector))
 
         try:
-            reports, failed = _each_file(paths, as_json, one_file)
+            reports, failed = _each_file(paths, as_json, one_file, score if detect else None)
         finally:
             store.close()
     if as_json:
@@ -99,9 +99,11 @@ def ingest_command(
         raise typer.Exit(1)
 
 
-def _each_file(paths: list[Path], as_json: bool,
-               ingest_one: Callable[[Path], dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-    """Ingest every path; a file that cannot be read is reported and the rest go on."""
+def _each_file(paths: list[Path], as_json: bool, ingest_one: Callable[[Path], dict[str, Any]],
+               after_each: Callable[[], None] | None = None
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """Ingest every path; a file that cannot be read is reported and the rest go on.
+    ``after_each`` runs after each file's report (the anomaly detector)."""
     reports: list[dict[str, Any]] = []
     failed = False
     for path in paths:
@@ -115,6 +117,8 @@ def _each_file(paths: list[Path], as_json: bool,
         reports.append(report)
         if not as_json:
             print_report(report)
+        if after_each is not None:
+            after_each()
     return reports, failed
 
 

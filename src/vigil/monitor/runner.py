@@ -112,7 +112,7 @@ class DetectionRunner:
         self._false_positives = store.false_positive_patterns()
         self.alerts.load_rules(store.list_alert_rules())
         self.primed = True
-        log.info("anomaly detector primed: %d hourly rows, resuming after batch %d",
+        log.debug("anomaly detector primed: %d hourly rows, resuming after batch %d",
                  len(rows), start)
 
     def _refresh_zones(self) -> None:
