@@ -40,10 +40,12 @@ def cli_startup_s(vigil: Path, workdir: Path) -> float:
     return statistics.median(runs)
 
 
-def ingest(vigil: Path, csv: Path, db: Path, workdir: Path, startup_s: float) -> dict[str, Any]:
-    """Run ``vigil ingest CSV --json --quiet --db DB`` once; figures and the report."""
+def ingest(vigil: Path, csv: Path, db: Path, workdir: Path, startup_s: float,
+           extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``vigil ingest CSV --json --quiet --db DB`` once (anomaly scoring on, unless
+    ``extra`` says ``--no-detect``); figures and the report."""
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [str(vigil), "ingest", str(csv), "--json", "--quiet", "--db", str(db)]
+    argv = [str(vigil), "ingest", str(csv), "--json", "--quiet", "--db", str(db), *extra]
     run = run_measured(argv, workdir, INGEST_TIMEOUT_S, clean_env())
     if run.returncode != 0:
         raise RuntimeError(f"vigil ingest failed ({run.returncode}):\n{run.stderr[-4000:]}")
@@ -67,6 +69,23 @@ def ingest(vigil: Path, csv: Path, db: Path, workdir: Path, startup_s: float) ->
         "rejected_by_reason": {k: int(v["count"])
                                for k, v in report.get("rejected_by_reason", {}).items()},
     }
+
+
+def detection_overhead(vigil: Path, csv: Path, tmp: Path, startup: float,
+                       clean_rate: float, rounds: int = 2) -> dict[str, Any]:
+    """The clean ingest with anomaly scoring (the default) against ``--no-detect``, in
+    alternating rounds on fresh files; the best rate of each counts (the machine is noisy)."""
+    with_scoring, without = [clean_rate], []
+    for n in range(rounds):
+        off = ingest(vigil, csv, tmp / f"off{n}.duckdb", tmp / f"run-off{n}", startup,
+                     ("--no-detect",))
+        on = ingest(vigil, csv, tmp / f"on{n}.duckdb", tmp / f"run-on{n}", startup)
+        without.append(off["rows_per_s"])
+        with_scoring.append(on["rows_per_s"])
+    best_on, best_off = max(with_scoring), max(without)
+    return {"rows_per_s_with_scoring": best_on, "rows_per_s_without_scoring": best_off,
+            "slowdown": round(1.0 - best_on / best_off, 3),
+            "runs_with_scoring": with_scoring, "runs_without_scoring": without}
 
 
 def run_file_benchmarks(vigil: Path, rows: int, tmp: Path, log: Log
@@ -108,9 +127,15 @@ def run_file_benchmarks(vigil: Path, rows: int, tmp: Path, log: Log
     again["correct"] = again["accepted"] == 0 and again["duplicates"] == rows
     log(f"re-ingest: {again['rows_per_s']:,} rows/s, duplicates {again['duplicates']:,}")
 
+    detection = detection_overhead(vigil, clean_csv, tmp, startup, clean["rows_per_s"])
+    log(f"anomaly scoring on: {detection['rows_per_s_with_scoring']:,} rows/s, off: "
+        f"{detection['rows_per_s_without_scoring']:,} rows/s (slowdown "
+        f"{detection['slowdown']:.1%})")
+
     figures = {
         "cli_startup_s": round(startup, 3),
         "file_ingest_clean": clean,
+        "file_ingest_scoring_overhead": detection,
         "file_ingest_bad_rows": bad,
         "file_reingest_duplicates": again,
     }

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.baselines import RESULT_KEYS as BASELINE_KEYS
+from benchmarks.baselines import run_baseline_benchmarks
 from benchmarks.file_ingest import make_csv, run_file_benchmarks
 from benchmarks.http_ingest import run_http_benchmarks
 from benchmarks.machine import load_average, machine_info
@@ -134,7 +136,8 @@ def run_suite(params: Params) -> dict[str, Any]:
             return figures
 
         guarded("file ingest", results, files,
-                ("file_ingest_clean", "file_ingest_bad_rows", "file_reingest_duplicates"))
+                ("file_ingest_clean", "file_ingest_bad_rows", "file_reingest_duplicates",
+                 "file_ingest_scoring_overhead"))
         guarded("HTTP ingest", results,
                 lambda: run_http_benchmarks(vigil, params.batches, params.posts,
                                             params.warmup_posts, tmp, log),
@@ -157,6 +160,11 @@ def run_suite(params: Params) -> dict[str, Any]:
                 lambda: run_pg_http_benchmarks(vigil, params.batches, params.pg_rounds, tmp,
                                                log),
                 ("postgres_http_batch_ingest",))
+        guarded("baselines", results,
+                lambda: run_baseline_benchmarks(
+                    tmp / "baselines", rows=params.rows, log=log,
+                    events_for_rmw=20_000 if params.mode == "full" else 2_000),
+                BASELINE_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))
@@ -189,6 +197,8 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("rows_per_s", "rejected", "expected_rejected", "peak_rss_mib")),
     ("re-ingest (duplicates)", "file_reingest_duplicates",
      ("rows_per_s", "duplicates", "peak_rss_mib")),
+    ("scoring on vs off", "file_ingest_scoring_overhead",
+     ("rows_per_s_with_scoring", "rows_per_s_without_scoring", "slowdown")),
     ("HTTP batch ingest", "http_batch_ingest", ("events_per_s", "wall_s")),
     ("single-event POST", "http_single_latency", ("p50_ms", "p99_ms", "max_ms")),
     ("PostgreSQL COPY", "postgres_copy", ("rows_per_s", "wall_s")),
@@ -202,6 +212,12 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("MQTT ingest (live)", "mqtt_ingest", ("messages_per_s", "lost")),
     ("MQTT ingest (backlog)", "mqtt_ingest_backlog", ("messages_per_s", "lost")),
     ("MQTT broker restart", "mqtt_ingest_restart", ("messages_per_s", "lost", "redelivered")),
+    ("SQLite JSON RMW (original)", "baseline_sqlite_rmw", ("events_per_s",)),
+    ("Vigil ingest + baseline", "baseline_vigil_ingest", ("events_per_s",)),
+    ("Vigil / original", "baseline_ratio", ("ratio",)),
+    ("patterns GET, 1M events", "patterns_latency_ms",
+     ("uncached_p50_ms", "uncached_p99_ms", "cached_p50_ms")),
+    ("event scoring", "anomaly_scoring", ("events_per_s",)),
 )
 """Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
 

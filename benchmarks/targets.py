@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
+from benchmarks.baselines import TARGETS as BASELINE_TARGETS
+
 GIB_IN_MIB = 1024.0
 PG_WORKERS_RATIO_FLOOR = 0.95
 """``events/s`` with N workers over 1 worker: 1.0 less a 5 % allowance for noise."""
@@ -31,6 +34,8 @@ TARGETS: tuple[Target, ...] = (
            GIB_IN_MIB, "MiB"),
     Target("file ingest peak RSS (1 % bad)", "file_ingest_bad_rows", "peak_rss_mib", "<",
            GIB_IN_MIB, "MiB"),
+    Target("file ingest slowdown with baselines and anomaly scoring on",
+           "file_ingest_scoring_overhead", "slowdown", "<=", 0.15, "(fraction)"),
     Target("HTTP batch ingest rate", "http_batch_ingest", "events_per_s", ">=", 50_000,
            "events/s"),
     Target("single-event POST p99", "http_single_latency", "p99_ms", "<", 10.0, "ms"),
@@ -47,7 +52,8 @@ TARGETS: tuple[Target, ...] = (
     Target("MQTT ingest across a broker restart: messages lost", "mqtt_ingest_restart", "lost",
            "<=", 0, "messages"),
 )
-"""Performance bars (from the issue); correctness checks are added by :func:`evaluate`."""
+TARGETS += tuple(Target(*t) for t in BASELINE_TARGETS)
+"""Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le,
@@ -67,6 +73,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     ("MQTT live stream: every message stored once", "mqtt_ingest"),
     ("MQTT backlog: every message stored once", "mqtt_ingest_backlog"),
     ("MQTT broker restart: nothing lost, nothing counted twice", "mqtt_ingest_restart"),
+    *BASELINE_CORRECTNESS,
 )
 
 

@@ -103,3 +103,18 @@ def test_rules_and_delivery_queue(store: Store) -> None:
     assert store.count_deliveries() == {"delivered": 1, "failed": 1}
     assert [d["status"] for d in store.list_deliveries("failed", 10)] == ["failed"]
     assert store.delete_alert_rule("r1") and not store.delete_alert_rule("r1")
+
+
+def test_one_process_holds_the_detector_role(pg_url: str) -> None:
+    """With several PostgreSQL workers only one runs the detector; the role passes on when
+    its holder goes away."""
+    from vigil.store import open_store
+
+    first, second = open_store(pg_url), open_store(pg_url)
+    try:
+        assert first.claim_role("detector")
+        assert not second.claim_role("detector")
+        first.close()
+        assert second.claim_role("detector")
+    finally:
+        second.close()
