@@ -9,12 +9,14 @@ flagged with severity >= medium.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from vigil.anomaly import AnomalyResult, EventScorer, VolumeMonitor
+from vigil.anomaly.detector import Detection
+from vigil.anomaly.evaluate import TruthAnomaly, evaluate
 
 START = date(2024, 1, 1)  # a Monday
 HOURS = np.arange(24)
@@ -112,3 +114,32 @@ def test_clean_weeks_then_injected_anomalies(world: World) -> None:
     assert flagged["novel_object@10"][0].severity == "high"
     silence = [r for h in range(16, 20) for r in flagged.get(f"silence@{h}", [])]
     assert "cam/all" in {r.components["series"] for r in silence}  # the source fell silent
+
+
+def _detection(kind: str, start: datetime, end: datetime, *, event: str | None = None,
+               run: str | None = None, severity: str = "medium") -> Detection:
+    return Detection(source_id="cam", type=kind, label="person", event_id=event,  # type: ignore[arg-type]
+                     window_start=start, window_end=end, local_weekday=0, local_hour=0,
+                     score=0.7, severity=severity, explanation="", components={},  # type: ignore[arg-type]
+                     key=kind, run_id=run)
+
+
+def test_evaluate_matches_by_source_type_and_window_with_tolerance() -> None:
+    t0 = datetime(2024, 1, 8, 10, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    truth = [TruthAnomaly("cam", "silence", None, t0, t0 + 4 * hour),
+             TruthAnomaly("cam", "rare_time", "person", t0, t0 + hour)]
+    found = [
+        _detection("silence", t0 + hour, t0 + 2 * hour, run="r1"),
+        _detection("silence", t0 + hour, t0 + 3 * hour, run="r1"),  # the same growing run
+        _detection("rare_time", t0 + hour + timedelta(minutes=30),
+                   t0 + hour + timedelta(minutes=30), event="e1"),  # within the tolerance
+        _detection("rare_time", t0 + 5 * hour, t0 + 5 * hour, event="e2"),  # a false alarm
+        _detection("spike", t0, t0 + hour, run="r2", severity="low"),  # below medium
+    ]
+    result = evaluate(found, truth, cameras=1, since=t0 - 24 * hour, until=t0 + 6 * 24 * hour)
+    assert result.per_type["silence"].alarms == 1 and result.per_type["silence"].f1 == 1.0
+    rare = result.per_type["rare_time"]
+    assert (rare.precision, rare.recall) == (0.5, 1.0)
+    assert result.per_type["spike"].alarms == 0
+    assert result.false_alarms == 1 and result.false_alarms_per_camera_week == 1.0

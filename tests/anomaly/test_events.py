@@ -25,13 +25,31 @@ def _daytime_scorer(weeks: int = 8) -> EventScorer:
 
 
 def test_rate_follows_the_hierarchical_formula() -> None:
+    # one label only: the source activity is the label's own counts (A = 2016 events)
     scorer = _daytime_scorer()
-    base = (8 * 7 * 12 * 3 + 0.5) / (168 * 8)
+    flat = (2016 + 0.5) / (168 * 8)
+    activity = (0 + 1.0 * flat) / (7 * 8 + 1.0)  # nothing at 03:00
+    base = (2016 + 0.5) / (2016 + 0.5) * activity
     hod = (0 + 3.0 * base) / (7 * 8 + 3.0)
     expected = (0 + 8.0 * hod) / (8 + 8.0)
     assert math.isclose(scorer.rate("cam", "person", 1, 3), expected, rel_tol=1e-12)
-    busy = (24 + 8.0 * (168 + 3.0 * base) / 59.0) / 16.0
+    busy_activity = (168 + 1.0 * flat) / 57.0
+    busy = (24 + 8.0 * (168 + 3.0 * busy_activity) / 59.0) / 16.0
     assert math.isclose(scorer.rate("cam", "person", 1, 12), busy, rel_tol=1e-12)
+
+
+def test_a_rare_label_at_a_busy_hour_is_less_surprising_than_at_an_idle_hour() -> None:
+    scorer = _daytime_scorer()
+    for offset in range(0, 56, 7):  # a dog now and then, always at 09:00
+        scorer.learn("cam", "dog", 0, 9, local_date=START + timedelta(days=offset))
+    assert scorer.rate("cam", "dog", 1, 14) > 10 * scorer.rate("cam", "dog", 1, 3)
+
+
+def _surprise(rate: float, rank: int = 1, decades: float = 8.0) -> float:
+    below = sum(math.exp(-rate) * rate**i / math.factorial(i) for i in range(rank))
+    tail = 1.0 - below if rate >= 1.0 else sum(
+        math.exp(-rate) * rate**i / math.factorial(i) for i in range(rank, rank + 16))
+    return min(1.0, -math.log10(tail) / decades)
 
 
 def test_rare_time_result() -> None:
@@ -39,17 +57,26 @@ def test_rare_time_result() -> None:
     rate = result.components["rate_per_week"]
     assert isinstance(rate, float)
     assert result.type == "rare_time"
-    assert math.isclose(result.score, math.exp(-rate))
-    assert result.severity == "medium"
+    assert math.isclose(result.score, _surprise(rate), rel_tol=1e-9)
+    assert result.severity == "low"  # a single event at a dead hour: visible, not alerting
     assert result.explanation == (
         f"person at 03:00 on Tuesday; this camera sees person at that hour {rate:.2g} times a week")
+
+
+def test_several_events_in_one_hour_are_more_surprising() -> None:
+    scorer = _daytime_scorer()
+    scores = [scorer.score("cam", "person", 1, 3, seen_in_hour=n).score for n in range(7)]
+    assert scores == sorted(scores) and scores[0] < scores[1]
+    assert scores[4] == scores[6]  # capped at hour_count_cap = 5
+    assert scorer.score("cam", "person", 1, 3, seen_in_hour=2).severity == "high"
 
 
 def test_busy_hour_is_not_flagged() -> None:
     result = _daytime_scorer().score("cam", "person", 1, 12, confidence=0.9)
     assert result.severity is None
-    assert math.isclose(result.score, math.exp(-_daytime_scorer().rate("cam", "person", 1, 12)))
-    assert result.score < 0.06
+    assert math.isclose(result.score,
+                        _surprise(_daytime_scorer().rate("cam", "person", 1, 12)))
+    assert result.score < 0.01
 
 
 def test_novel_object() -> None:
@@ -62,12 +89,11 @@ def test_novel_object() -> None:
 
 def test_confidence_and_warmup_damp_the_score() -> None:
     scorer = _daytime_scorer()
-    full = scorer.score("cam", "horse", 2, 12, 0.7).score
-    assert math.isclose(scorer.score("cam", "horse", 2, 12, 0.35).score, full / 2)
+    full = scorer.score("cam", "horse", 2, 12, 0.6).score  # confidence_full
+    assert math.isclose(scorer.score("cam", "horse", 2, 12, 0.3).score, full / 2)
     young = _daytime_scorer(weeks=1)
     assert young.weeks_observed("cam") == 1.0
-    assert math.isclose(young.score("cam", "horse", 2, 12).score,
-                        0.5 * math.exp(-young.rate("cam", "horse", 2, 12)))
+    assert young.score("cam", "horse", 2, 12).score == 0.5  # novel: surprise 1, evidence 1/2
     assert EventScorer().score("cam", "person", 0, 0).score == 0.0
 
 
@@ -75,7 +101,9 @@ def test_observe_does_not_learn_flagged_events_unless_configured() -> None:
     scorer = _daytime_scorer()
     before = scorer.rate("cam", "horse", 2, 12)
     assert scorer.observe("cam", "horse", 2, 12).severity == "high"
-    assert scorer.rate("cam", "horse", 2, 12) == before
+    # not learned (only counted as source activity): still novel, rate barely moved
+    assert scorer.observe("cam", "horse", 2, 12).type == "novel_object"
+    assert math.isclose(scorer.rate("cam", "horse", 2, 12), before, rel_tol=0.05)
     scorer.observe("cam", "person", 2, 12)  # normal: learned
     assert scorer.rate("cam", "person", 2, 12) > _daytime_scorer().rate("cam", "person", 2, 12)
 
@@ -84,6 +112,18 @@ def test_observe_does_not_learn_flagged_events_unless_configured() -> None:
     first = learning.observe("cam", "horse", 2, 12)
     assert first.type == "novel_object"
     assert learning.observe("cam", "horse", 2, 12).type == "rare_time"
+
+
+def test_observe_scores_against_what_was_learned_before_the_hour() -> None:
+    scorer = _daytime_scorer()
+    day = START + timedelta(days=57)  # a Tuesday
+    first = scorer.observe("cam", "person", 0, 3, 0.9, local_date=day)
+    second = scorer.observe("cam", "person", 0, 3, 0.9, local_date=day)
+    assert first.components["rate_per_week"] == second.components["rate_per_week"]
+    assert second.components["seen_in_hour"] == 1 and second.score > first.score
+    before = scorer.rate("cam", "person", 1, 3)
+    scorer.flush()  # the hour's events count now (as activity; as person if not flagged)
+    assert scorer.rate("cam", "person", 1, 3) > before
 
 
 def test_from_hourly_counts_matches_learning() -> None:

@@ -45,10 +45,12 @@ def test_expected_mean_and_variance() -> None:
 def test_spike_uses_the_upper_tail() -> None:
     scorer = _steady([8, 10, 12, 10])
     result = scorer.score(4 * WEEK + 14, 50)
-    p = nb_sf(50, 10.0, 8 / 3)  # var < mean: Poisson(10)
+    weeks, mean, var = scorer.predictive(4 * WEEK + 14, "spike")
+    assert (weeks, mean) == (4, 10.0) and var > 8 / 3  # widened: few weeks, rate may vary
+    p = nb_sf(50, mean, var)
     assert result.type == "spike"
     assert result.components["p_value"] == p
-    assert math.isclose(result.score, surprise(p, 6.0))
+    assert math.isclose(result.score, surprise(p, 10.0))
     assert result.severity == "high"
     assert "50 at 14:00 on Monday; usually 10" in result.explanation
 
@@ -57,17 +59,30 @@ def test_overdispersed_series_is_less_surprised() -> None:
     calm = _steady([10, 10, 10, 10, 11, 9])
     wild = _steady([2, 25, 5, 18, 1, 9])
     assert wild.score(14, 30).score < calm.score(14, 30).score
-    assert wild.score(14, 30).components["p_value"] == nb_sf(30, *wild.expected(14)[1:])
+    assert wild.score(14, 30).components["p_value"] == nb_sf(30, *wild.predictive(14)[1:])
+
+
+def test_pooling_never_makes_spikes_or_silences_more_eager() -> None:
+    scorer = VolumeScorer()
+    for week in range(3):  # busy weekends, quiet weekdays at noon
+        for day in range(7):
+            scorer.learn(week * WEEK + day * 24 + 12, 30 if day == 5 else 3)
+    saturday = 3 * WEEK + 5 * 24 + 12
+    assert scorer.predictive(saturday, "spike")[1] == 30.0
+    assert scorer.predictive(saturday, "silence")[1] < 30.0
+    assert scorer.predictive(3 * WEEK + 12, "spike")[1] == 3.0  # Monday: its own level
+    assert scorer.predictive(3 * WEEK + 6 * 24 + 12, "spike")[1] > 3.0  # Sunday, pooled up
 
 
 def test_normal_hours_and_young_slots_are_not_flagged() -> None:
     scorer = _steady([8, 10, 12, 10])
     assert scorer.score(3, 11).severity is None
-    assert _steady([10, 10]).score(3, 100).score == 0.0  # fewer than min_weeks
+    assert _steady([10]).score(3, 100).score == 0.0  # fewer than min_weeks
 
 
 def test_quiet_hours_accumulate_into_a_silence() -> None:
     scorer = _steady([4, 5, 6, 5])
+    _, mean, var = scorer.predictive(3, "silence")  # before the stream learns its first hour
     results = list(scorer.score_stream([(4 * WEEK + h, 0) for h in range(4)]))
     scores = [r.score for r in results]
     assert scores == sorted(scores) and scores[0] < scores[-1]
@@ -75,8 +90,9 @@ def test_quiet_hours_accumulate_into_a_silence() -> None:
     last = results[-1]
     assert last.type == "silence" and last.components["run_hours"] == 4
     p = last.components["p_value"]
-    assert isinstance(p, float)  # four hours of mean 5, var 2/3 < mean: Poisson(20) at 0
-    assert math.isclose(p, math.exp(-20.0)) and p == nb_cdf(0, 20.0, 4 * 2 / 3)
+    assert isinstance(p, float)  # four hours of mean 5 each: P(S <= 0), S of mean 20
+    assert mean == 5.0 and last.components["run_mean"] == 4 * mean
+    assert p == nb_cdf(0, 4 * mean, 4 * var) and p < math.exp(-10)
     assert last.at_least("medium")
     assert last.explanation.startswith("cam/person: 0 in the 4 hour(s) up to 03:00 on Monday")
 

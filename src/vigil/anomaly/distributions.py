@@ -160,3 +160,21 @@ def nb_sf(k: int, mean: float, var: float) -> float:
         return 1.0
     r, p = params
     return beta_inc(float(k), r, 1.0 - p)
+
+
+def nb_pmf(k: int, mean: float, var: float) -> float:
+    """``P(X = k)`` for the negative binomial with ``mean`` and ``var`` (Poisson if var<=mean).
+
+    A cheap lower bound of both tails at ``k`` (used to skip exact tails that cannot be small).
+    """
+    if k < 0:
+        return 0.0
+    if mean <= 0.0:
+        return 1.0 if k == 0 else 0.0
+    params = nb_params(mean, var)
+    if params is None:
+        return math.exp(k * math.log(mean) - mean - math.lgamma(k + 1.0))
+    r, p = params
+    log_pmf = (math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1.0)
+               + r * math.log(p) + k * math.log1p(-p))
+    return math.exp(log_pmf)
