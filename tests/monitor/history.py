@@ -38,3 +38,11 @@ def after_history(days: int = DAYS, hours: float = 0.0) -> dt.datetime:
 
 def payload(items: list[dict[str, Any]]) -> bytes:
     return json.dumps(items).encode()
+
+
+def night_visit(at: dt.datetime, prefix: str, people: int = 3,
+                source: str = "yard") -> list[dict[str, Any]]:
+    """``people`` detections of a person a few minutes apart from ``at`` (a burst in one
+    hour: a single event at a dead hour is only a weak, ``low`` signal)."""
+    return [event(source, at + dt.timedelta(minutes=3 * n), "person", f"{prefix}-{n}")
+            for n in range(people)]
