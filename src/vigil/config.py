@@ -20,6 +20,17 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def parse_thresholds(text: str) -> tuple[float, float, float]:
+    """``"low,medium,high"`` score cut-offs, each in (0, 1] and not decreasing."""
+    try:
+        low, medium, high = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ValueError(f"expected three numbers low,medium,high, got {text!r}") from exc
+    if not 0.0 < low <= medium <= high <= 1.0:
+        raise ValueError(f"need 0 < low <= medium <= high <= 1, got {text!r}")
+    return low, medium, high
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``VIGIL_<NAME>``."""
 
@@ -51,12 +62,25 @@ class Settings(BaseSettings):
     detect_anomalies: bool = Field(True, description="score new events and store anomalies")
     detector_tick_seconds: float = Field(60.0, gt=0, description="how often hours are closed "
                                          "by the wall clock (silences of stopped sources)")
+    anomaly_event_thresholds: str | None = Field(
+        None, description="low,medium,high score cut-offs of rare_time/novel_object "
+        "(default 0.25,0.65,0.85)")
+    anomaly_volume_thresholds: str | None = Field(
+        None, description="low,medium,high score cut-offs of spike/silence "
+        "(default 0.4,0.47,0.7)")
     alert_webhook_url: str | None = Field(None, description="POST alerts here (sink 'webhook')")
     alert_webhook_secret: str | None = Field(None, description="HMAC secret signing webhooks")
     alert_mqtt_url: str | None = Field(None, description="publish alerts to this broker, "
                                        "mqtt://host:port (sink 'mqtt')")
     alert_mqtt_topic: str = Field("vigil/alerts/{source_id}", description="alert topic "
                                   "template ({source_id}, {type}, {severity})")
+
+    @field_validator("anomaly_event_thresholds", "anomaly_volume_thresholds")
+    @classmethod
+    def _three_cutoffs(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_thresholds(value)
+        return value
 
     @field_validator("default_timezone")
     @classmethod

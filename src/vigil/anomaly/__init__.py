@@ -16,6 +16,16 @@ Two scorers, one result type:
     upper tail for spikes, lower tail over a run of quiet hours for silences. The monitor
     keeps one series per (source, label) and reports sources that fall silent altogether.
 
+``StreamDetector`` (what the service runs)
+    Both scorers over a stream of committed events in Arrow chunks (vectorised, over a
+    million events a second): ``prime`` from stored hourly counts, ``process`` each chunk,
+    ``advance(now)`` to close hours by the wall clock; flagged findings come back as
+    :class:`Detection` records. ``vigil.anomaly.evaluate`` scores it against generated
+    ground truth.
+
+Alert rules (``AlertRule``, ``AlertGate``, ``rule_from_dict``) decide which anomalies are
+sent; the sinks live in ``vigil.anomaly.webhook`` and ``vigil.anomaly.mqtt_sink``.
+
 Every ``score`` returns an :class:`AnomalyResult` — ``type``, ``score`` in [0, 1],
 ``severity`` (``None``, ``"low"``, ``"medium"``, ``"high"``; cut-offs in the frozen config),
 a one-line ``explanation`` and the ``components`` behind it. ``observe`` scores *before*
@@ -44,18 +54,29 @@ Usage::
 """
 
 from vigil.anomaly.bench import benchmark_scoring
+from vigil.anomaly.delivery import DeliveryAttempt, RetryPolicy
+from vigil.anomaly.detector import Detection, DetectorConfig, StreamDetector
 from vigil.anomaly.distributions import nb_cdf, nb_params, nb_sf, poisson_cdf, poisson_sf
 from vigil.anomaly.events import EventScorer, EventScorerConfig
 from vigil.anomaly.result import AnomalyResult, AnomalyType, Severity, SeverityThresholds
+from vigil.anomaly.rules import AlertGate, AlertRule, RuleError, rule_from_dict, rule_to_dict
 from vigil.anomaly.volume import VolumeConfig, VolumeMonitor, VolumeScorer, hour_index, surprise
 
 __all__ = [
+    "AlertGate",
+    "AlertRule",
     "AnomalyResult",
     "AnomalyType",
+    "DeliveryAttempt",
+    "Detection",
+    "DetectorConfig",
     "EventScorer",
     "EventScorerConfig",
+    "RetryPolicy",
+    "RuleError",
     "Severity",
     "SeverityThresholds",
+    "StreamDetector",
     "VolumeConfig",
     "VolumeMonitor",
     "VolumeScorer",
@@ -66,5 +87,7 @@ __all__ = [
     "nb_sf",
     "poisson_cdf",
     "poisson_sf",
+    "rule_from_dict",
+    "rule_to_dict",
     "surprise",
 ]

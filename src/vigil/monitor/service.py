@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from vigil.config import Settings
+from vigil.anomaly.detector import DetectorConfig
+from vigil.anomaly.events import EventScorerConfig
+from vigil.anomaly.result import SeverityThresholds
+from vigil.anomaly.volume import VolumeConfig
+from vigil.config import Settings, parse_thresholds
 from vigil.monitor.dispatch import AlertDispatcher, Sink
 from vigil.monitor.runner import CycleReport, DetectionRunner, RunnerThread, utc_now
 from vigil.store import Store, is_postgres_url
@@ -32,11 +36,26 @@ def configured_sinks(settings: Settings) -> dict[str, Sink]:
     return sinks
 
 
+def detector_config(settings: Settings) -> DetectorConfig:
+    """The detector's tuning from the settings: readiness as for baselines, thresholds."""
+    events, volume = EventScorerConfig(), VolumeConfig()
+    if settings.anomaly_event_thresholds:
+        events = replace(events, thresholds=SeverityThresholds(
+            *parse_thresholds(settings.anomaly_event_thresholds)))
+    if settings.anomaly_volume_thresholds:
+        volume = replace(volume, thresholds=SeverityThresholds(
+            *parse_thresholds(settings.anomaly_volume_thresholds)))
+    return DetectorConfig(events=events, volume=volume,
+                          ready_min_days=settings.baseline_min_days,
+                          ready_min_events=settings.baseline_min_events)
+
+
 def detection_runner(settings: Settings, store: Store, write: WriteFn | None = None,
                      sinks: tuple[str, ...] = ()) -> DetectionRunner:
-    """A detector over ``store`` with the settings' window."""
+    """A detector over ``store`` with the settings' window, readiness and thresholds."""
     settle = PG_SETTLE_SECONDS if is_postgres_url(store.url) else 0.0
-    return DetectionRunner(store, write=write, window_days=7 * settings.baseline_window_weeks,
+    return DetectionRunner(store, write=write, config=detector_config(settings),
+                           window_days=7 * settings.baseline_window_weeks,
                            settle_seconds=settle, sinks=sinks)
 
 
