@@ -71,8 +71,6 @@ TARGETS: tuple[tuple[str, str, str, str, float, str], ...] = (
      "baseline_ratio", "ratio", ">=", 100, "x"),
     ("patterns GET p50, uncached, at `rows` stored events", "patterns_latency_ms",
      "uncached_p50_ms", "<", 5.0, "ms"),
-    ("anomaly event scoring rate", "anomaly_scoring", "events_per_s", ">=", 200_000,
-     "events/s"),
 )
 """Bars in the field order of ``benchmarks.targets.Target`` (name, benchmark, metric, op,
 value, unit): ``Target(*t) for t in TARGETS``. Plain tuples so ``targets.py`` can import

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.anomaly_quality import run_anomaly_benchmarks
 from benchmarks.baselines import RESULT_KEYS as BASELINE_KEYS
 from benchmarks.baselines import run_baseline_benchmarks
 from benchmarks.file_ingest import make_csv, run_file_benchmarks
@@ -165,10 +166,24 @@ def run_suite(params: Params) -> dict[str, Any]:
                     tmp / "baselines", rows=params.rows, log=log,
                     events_for_rmw=20_000 if params.mode == "full" else 2_000),
                 BASELINE_KEYS)
+        guarded("anomaly quality", results, lambda: {"anomaly_quality": anomaly_figures(
+            params)}, ("anomaly_quality",))
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))
     return {"results": results, "duration_s": round(time.perf_counter() - started, 1)}
+
+
+def anomaly_figures(params: Params) -> dict[str, Any]:
+    """Detection quality on generated data and detector throughput, with the headline
+    figures (per-type F1 pooled over the seeds, false alarms) at the top level."""
+    figures = run_anomaly_benchmarks(
+        throughput_rows=params.rows, seeds=(1, 2, 3, 4, 5) if params.mode == "full" else (1,))
+    quality = figures["quality"]
+    for kind, scores in quality["pooled"].items():
+        figures[f"f1_{kind}"] = scores["f1"]
+    figures["clean_false_alarms_per_camera_week"] = quality["clean_false_alarms_per_camera_week"]
+    return figures
 
 
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +232,11 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Vigil / original", "baseline_ratio", ("ratio",)),
     ("patterns GET, 1M events", "patterns_latency_ms",
      ("uncached_p50_ms", "uncached_p99_ms", "cached_p50_ms")),
-    ("event scoring", "anomaly_scoring", ("events_per_s",)),
+    ("event scorer (pure Python)", "anomaly_scoring", ("events_per_s",)),
+    ("detector (service)", "anomaly_quality", ("detector_events_per_s",)),
+    ("anomaly F1", "anomaly_quality",
+     ("f1_rare_time", "f1_novel_object", "f1_spike", "f1_silence")),
+    ("clean false alarms", "anomaly_quality", ("clean_false_alarms_per_camera_week",)),
 )
 """Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
 

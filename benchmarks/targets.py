@@ -10,6 +10,7 @@ from typing import Any
 from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
 
+ANOMALY_KINDS = ("rare_time", "novel_object", "spike", "silence")
 GIB_IN_MIB = 1024.0
 PG_WORKERS_RATIO_FLOOR = 0.95
 """``events/s`` with N workers over 1 worker: 1.0 less a 5 % allowance for noise."""
@@ -53,6 +54,14 @@ TARGETS: tuple[Target, ...] = (
            "<=", 0, "messages"),
 )
 TARGETS += tuple(Target(*t) for t in BASELINE_TARGETS)
+TARGETS += (
+    Target("anomaly scoring rate (the service's detector)", "anomaly_quality",
+           "detector_events_per_s", ">=", 200_000, "events/s"),
+    *(Target(f"anomaly F1 ({kind}), generated data, pooled over seeds", "anomaly_quality",
+             f"f1_{kind}", ">=", 0.9, "") for kind in ANOMALY_KINDS),
+    Target("false alarms per camera per week on clean generated data", "anomaly_quality",
+           "clean_false_alarms_per_camera_week", "<=", 1.0, "alarms"),
+)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
