@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from vigil.baseline import BaselineConfig, HourlyRow, SourceHistory, compute_baseline
-from vigil.baseline.compute import peak_hours, quiet_hours, window_dates
+from vigil.baseline.compute import (
+    CLOCK_SHIFT_MARGIN,
+    HourlyCounts,
+    hourly_table,
+    peak_hours,
+    quiet_hours,
+    utc_range,
+    window_dates,
+)
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 3, 31, 12, tzinfo=UTC)  # a Tuesday
@@ -89,3 +98,41 @@ def test_bad_config_is_refused() -> None:
         BaselineConfig(window_weeks=0)
     with pytest.raises(ValueError, match="half_life_days"):
         BaselineConfig(half_life_days=0)
+
+
+def test_a_table_of_rows_gives_the_same_baseline_and_repeats_add_up() -> None:
+    monday = dt.date(2026, 3, 30)
+    data = rows(monday, 8, person=3, car=1) + rows(monday, 22, dog=1)
+    split = [HourlyRow(r.local_date, r.local_hour, r.label, n)  # one row per event type
+             for r in data for n in (r.event_count - 1, 1) if n]
+    config = BaselineConfig(half_life_days=3)
+    expected = compute_baseline(history(), data, AS_OF, config)
+    assert compute_baseline(history(), hourly_table(split), AS_OF, config) == expected
+    assert compute_baseline(history(), HourlyCounts(split), AS_OF, config) == expected
+    assert HourlyCounts(split).span() == (5, dt.datetime(2026, 3, 30, 8),
+                                          dt.datetime(2026, 3, 30, 22))
+    assert HourlyCounts([]).span() == (0, None, None)
+
+
+@pytest.mark.parametrize("day, hour", [(dt.date(2026, 10, 25), 2),  # Berlin: twice
+                                       (dt.date(2026, 10, 25), 1), (dt.date(2026, 3, 29), 1),
+                                       (dt.date(2026, 3, 29), 3)])
+def test_decay_ages_a_dst_hour_from_its_wall_clock_end(day: dt.date, hour: int) -> None:
+    zone, as_of = "Europe/Berlin", dt.datetime(2026, 11, 1, tzinfo=UTC)
+    config = BaselineConfig(window_weeks=52, half_life_days=2)
+    end = dt.datetime.combine(day, dt.time(hour), ZoneInfo(zone)) + dt.timedelta(hours=1)
+    weight = 0.5 ** ((as_of - end).total_seconds() / 86400 / 2)
+    b = compute_baseline(history(zone=zone), rows(day, hour, person=1000), as_of, config)
+    assert b["hourly_distribution"][f"{hour:02d}"] == round(1000 * weight, 3)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Australia/Lord_Howe", "Pacific/Kiritimati",
+                                  "Etc/GMT+12"])
+def test_utc_range_holds_every_instant_of_the_local_hour(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    instant = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    while instant < dt.datetime(2027, 1, 1, tzinfo=UTC):
+        local = instant.astimezone(tz).replace(minute=0, second=0, tzinfo=None)
+        start, end = utc_range(local, zone)
+        assert start + CLOCK_SHIFT_MARGIN <= instant < end - CLOCK_SHIFT_MARGIN
+        instant += dt.timedelta(minutes=30)

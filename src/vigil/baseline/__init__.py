@@ -4,9 +4,14 @@
 :func:`baseline_for` and :func:`all_baselines` read the rows from a store.
 """
 
-from vigil.baseline.compute import BaselineConfig, HourlyRow, SourceHistory, compute_baseline
+from vigil.baseline.compute import (
+    BaselineConfig,
+    HourlyCounts,
+    HourlyRow,
+    SourceHistory,
+    compute_baseline,
+)
 from vigil.baseline.service import all_baselines, baseline_config, baseline_for
 
-__all__ = ["BaselineConfig", "HourlyRow", "SourceHistory", "all_baselines", "baseline_config",
-           "baseline_for",
-           "compute_baseline"]
+__all__ = ["BaselineConfig", "HourlyCounts", "HourlyRow", "SourceHistory", "all_baselines",
+           "baseline_config", "baseline_for", "compute_baseline"]

@@ -1,5 +1,5 @@
-"""Baselines read from a store: the hourly counts of a source's window, then the pure
-computation of :mod:`vigil.baseline.compute`."""
+"""Baselines read from a store: a source's hourly counts and the ends of its event log, then
+the pure computation of :mod:`vigil.baseline.compute`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from vigil.baseline.compute import (
     BaselineConfig,
-    HourlyRow,
+    HourlyCounts,
     SourceHistory,
     compute_baseline,
-    window_dates,
+    utc_range,
 )
 from vigil.config import Settings
 from vigil.store import Store
@@ -29,15 +29,24 @@ def baseline_config(settings: Settings, **overrides: Any) -> BaselineConfig:
 
 def baseline_for(store: Store, source_id: str, as_of: dt.datetime,
                  config: BaselineConfig) -> dict[str, Any] | None:
-    """The baseline of ``source_id`` at ``as_of``; ``None`` for an unknown source."""
-    timezone = store.source_timezones().get(source_id)
-    if timezone is None:
+    """The baseline of ``source_id`` at ``as_of``; ``None`` for an unknown source.
+
+    Two reads: the source's zone and hourly counts (summed here, set-based), then its first
+    and last event, looked for around the first and last hour of those counts.
+    """
+    found = store.source_hourly_counts(source_id)
+    if found is None:
         return None
-    count, first, last = store.source_span(source_id)
+    timezone, table = found
+    hourly = HourlyCounts(table)
+    count, first_hour, last_hour = hourly.span()
+    if first_hour is None or last_hour is None:
+        first, last = store.source_event_span(source_id)
+    else:
+        first, last = store.source_event_span(source_id, utc_range(first_hour, timezone),
+                                              utc_range(last_hour, timezone))
     history = SourceHistory(source_id, timezone, count, first, last)
-    start, end = window_dates(as_of, timezone, config)
-    rows = (HourlyRow(*row) for row in store.hourly_totals(source_id, start, end))
-    return compute_baseline(history, rows, as_of, config)
+    return compute_baseline(history, hourly, as_of, config)
 
 
 def all_baselines(store: Store, as_of: dt.datetime, config: BaselineConfig

@@ -141,6 +141,18 @@ class Store(Protocol):
     def source_span(self, source_id: str
                     ) -> tuple[int, dt.datetime | None, dt.datetime | None]: ...
 
+    def source_hourly_counts(self, source_id: str) -> tuple[str, pa.Table] | None:
+        """Time zone and ``local_date, local_hour, label, event_count`` rows (one per event
+        type) of a source; ``None`` for an unknown source."""
+        ...
+
+    def source_event_span(self, source_id: str,
+                          near_first: tuple[dt.datetime, dt.datetime] | None = None,
+                          near_last: tuple[dt.datetime, dt.datetime] | None = None
+                          ) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """First and last event, looked for in the UTC ranges given (see SqlStore)."""
+        ...
+
     def list_sources(self) -> list[SourceInfo]: ...
 
     def get_source(self, source_id: str) -> SourceInfo | None: ...

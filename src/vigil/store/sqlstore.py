@@ -187,13 +187,61 @@ class SqlStore(AnomalyTables, AlertTables, ABC):
             "FROM hourly_counts WHERE source_id = ? AND local_date BETWEEN ? AND ? "
             "GROUP BY local_date, local_hour, label", [source_id, start, end])
 
+    def source_hourly_counts(self, source_id: str) -> tuple[str, pa.Table] | None:
+        """A source's time zone and every hourly count of it (``local_date, local_hour,
+        label, event_count``, one row per event type); ``None`` for an unknown source.
+
+        One round trip: the zone comes as an extra row with no date, taken out here.
+        """
+        table = self._read_table(
+            "SELECT local_date, local_hour, label, event_count FROM hourly_counts "
+            "WHERE source_id = ? UNION ALL SELECT NULL, NULL, timezone, NULL FROM sources "
+            "WHERE source_id = ?", [source_id, source_id])
+        found = pc.indices_nonzero(pc.is_null(table.column("local_date")))
+        if not len(found):
+            return None
+        at = found[0].as_py()
+        zone = table.column("label")[at].as_py()
+        return zone, pa.concat_tables([table.slice(0, at), table.slice(at + 1)])
+
     def source_span(self, source_id: str) -> tuple[int, dt.datetime | None, dt.datetime | None]:
         """A source's event count (from its hourly counts) and first and last event."""
-        total = self._rows("SELECT coalesce(sum(event_count), 0) FROM hourly_counts "
-                           f"WHERE source_id = ? AND label = '{ALL_LABELS}'", [source_id])
-        first, last = self._rows("SELECT min(ts), max(ts) FROM events WHERE source_id = ?",
-                                 [source_id])[0]
-        return int(total[0][0]), first, last
+        local = "local_date + CAST(local_hour AS INTEGER) * INTERVAL '1 hour'"
+        total, first_hour, last_hour = self._rows(
+            f"SELECT coalesce(sum(event_count), 0), min({local}), max({local}) "
+            f"FROM hourly_counts WHERE source_id = ? AND label = '{ALL_LABELS}'", [source_id])[0]
+        if first_hour is None:
+            return int(total), *self.source_event_span(source_id)
+        day = dt.timedelta(days=1)  # more than any UTC offset: the ranges need no zone
+        first, last = (hour.replace(tzinfo=dt.UTC) for hour in (first_hour, last_hour))
+        return int(total), *self.source_event_span(source_id, (first - day, first + day),
+                                                   (last - day, last + day))
+
+    def source_event_span(self, source_id: str,
+                          near_first: tuple[dt.datetime, dt.datetime] | None = None,
+                          near_last: tuple[dt.datetime, dt.datetime] | None = None
+                          ) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """A source's first and last event.
+
+        ``near_first`` and ``near_last`` are UTC ranges ``[start, end)`` that hold the first
+        and the last event if those are stored, the source having none before the first
+        range or after the last (the local hours of its first and last hourly counts, say).
+        Both ends are then looked for only there, in one scan the engine prunes by time
+        (DuckDB's row-group and segment min/max, PostgreSQL's index); an end not found
+        there (raw events expire before their hourly counts) is read from the whole log.
+        """
+        if near_first is not None and near_last is not None:
+            first, last = self._rows(
+                "SELECT min(ts), max(ts) FROM events WHERE source_id = ? "
+                "AND ((ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?))",
+                [source_id, *near_first, *near_last])[0]
+            if first is not None and first < near_first[1] and last >= near_last[0]:
+                return first, last
+        first, last = self._rows(  # ORDER BY ... LIMIT 1: both engines stop early
+            "SELECT (SELECT ts FROM events WHERE source_id = ? ORDER BY ts LIMIT 1), "
+            "(SELECT ts FROM events WHERE source_id = ? ORDER BY ts DESC LIMIT 1)",
+            [source_id, source_id])[0]
+        return first, last
 
     # -- sources ------------------------------------------------------------------------------
     def list_sources(self) -> list[SourceInfo]:
