@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from vigil.store.sqlaccess import SqlAccess
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 DELIVERY_COLUMNS = ("delivery_id", "anomaly_id", "rule_id", "sink", "status", "attempts",
@@ -43,17 +43,8 @@ class DeliveryOutcome:
     next_attempt_at: dt.datetime | None
 
 
-class AlertTables(ABC):
+class AlertTables(SqlAccess):
     """Alert rules and deliveries, shared by the SQL stores."""
-
-    @abstractmethod
-    def transaction(self) -> AbstractContextManager[None]: ...
-
-    @abstractmethod
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     # -- rules --------------------------------------------------------------------------------
     def list_alert_rules(self) -> list[dict[str, Any]]:

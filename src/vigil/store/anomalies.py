@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+
+from vigil.store.sqlaccess import SqlAccess
 
 ANOMALY_STATUSES = ("open", "acknowledged", "false_positive")
 SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3}
@@ -71,20 +71,8 @@ class SavedAnomaly:
     escalated: bool
 
 
-class AnomalyTables(ABC):
+class AnomalyTables(SqlAccess):
     """Anomaly storage shared by the SQL stores."""
-
-    @abstractmethod
-    def transaction(self) -> AbstractContextManager[None]: ...
-
-    @abstractmethod
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _read_table(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
 
     # -- writing ---------------------------------------------------------------------------
     def save_anomalies(self, items: Sequence[NewAnomaly], now: dt.datetime
