@@ -105,6 +105,7 @@ def test_alerts_are_planned_by_the_rules(store: Store) -> None:
 
 
 def test_a_detector_failure_does_not_touch_ingestion(store: Store) -> None:
+    store.set_source_timezone("yard", "America/New_York")
     ingest(store, history())
     runner = primed(store)
 
@@ -119,3 +120,5 @@ def test_a_detector_failure_does_not_touch_ingestion(store: Store) -> None:
     assert store.list_anomalies(AnomalyFilter(), 10) == []
     runner.primed = False  # what the service thread does after a failure: rebuild, read again
     assert runner.run_once(NIGHT).new >= 1
+    night = store.list_anomalies(AnomalyFilter(anomaly_type="rare_time"), 10)
+    assert night and {a["local_hour"] for a in night} == {22}  # 03:15 UTC in New York

@@ -100,6 +100,7 @@ class DetectionRunner:
             self._write(lambda s: s.save_detector_cursor(self.name, start, now))
         self.detector = StreamDetector(self.config)
         self.cursor = BatchCursor(start, self.settle_seconds)
+        self._zones = {}  # the new detector knows no zones yet
         self._refresh_zones()
         last_event = store.newest_event_times(up_to_batch=start)
         types = sorted(self.config.event_types)
