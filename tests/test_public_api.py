@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PUBLIC_MODULES = ["vigil", "vigil.store", "vigil.synth", "vigil.api", "vigil.anomaly",
-                  "vigil.baseline"]
+                  "vigil.baseline", "vigil.dwell"]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
