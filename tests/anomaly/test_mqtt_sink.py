@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from servers import free_port
 from vigil.anomaly.delivery import AlertSink
 from vigil.anomaly.mqtt_sink import MqttSink, ha_payload, parse_broker_url, render_topic
 
@@ -75,11 +76,6 @@ def subscriber(mosquitto_server: Any, base: str) -> Iterator[Subscriber]:
         opened.close()
 
 
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_alert_arrives_on_the_source_topic_with_ha_fields(
@@ -144,7 +140,7 @@ def test_reconnects_after_losing_the_connection(
 
 
 def test_unreachable_broker_fails_fast_and_retryably() -> None:
-    sink: AlertSink = MqttSink("ha", f"mqtt://127.0.0.1:{closed_port()}", timeout=2.0)
+    sink: AlertSink = MqttSink("ha", f"mqtt://127.0.0.1:{free_port()}", timeout=2.0)
     try:
         started = time.monotonic()
         attempt = sink.deliver(PAYLOAD)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from servers import free_port
 from vigil.anomaly.delivery import AlertSink
 from vigil.anomaly.webhook import (
     SIGNATURE_HEADER,
@@ -98,12 +98,6 @@ def receiver() -> Iterator[Receiver]:
         opened.close()
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_posts_compact_json_signed_with_hmac(receiver: Receiver) -> None:
@@ -162,7 +156,7 @@ def test_error_statuses(receiver: Receiver, status: int, retryable: bool) -> Non
 
 
 def test_connection_refused_is_a_retryable_failure() -> None:
-    with WebhookSink("hook", f"http://127.0.0.1:{closed_port()}/x", timeout=2.0) as sink:
+    with WebhookSink("hook", f"http://127.0.0.1:{free_port()}/x", timeout=2.0) as sink:
         started = time.monotonic()
         attempt = sink.deliver(PAYLOAD)
     assert time.monotonic() - started < 2.0

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.anomaly.rules import RuleError, rule_from_dict, rule_to_dict
-from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
+from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 
 app = typer.Typer(help="Alert rules and deliveries.", no_args_is_help=True,
@@ -25,11 +25,8 @@ app.add_typer(rules_app, name="rules")
 def list_rules(as_json: bool = typer.Option(False, "--json", help="print them as JSON"),
                db: str | None = DB_OPTION) -> None:
     """Every alert rule."""
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         rules = store.list_alert_rules()
-    finally:
-        store.close()
     if as_json:
         typer.echo(to_json(rules))
         return
@@ -62,11 +59,8 @@ def add_rule(definition: str = typer.Argument(..., help="the rule as JSON, e.g. 
         rule = rule_to_dict(rule_from_dict(data))
     except RuleError as exc:
         fail(str(exc), 2)
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         new = store.save_alert_rule(rule["rule_id"], rule, dt.datetime.now(dt.UTC))
-    finally:
-        store.close()
     out_console.print(f"{'added' if new else 'replaced'} alert rule {rule['rule_id']}")
 
 
@@ -74,11 +68,8 @@ def add_rule(definition: str = typer.Argument(..., help="the rule as JSON, e.g. 
 def remove_rule(rule_id: str = typer.Argument(..., help="the rule's id"),
                 db: str | None = DB_OPTION) -> None:
     """Delete an alert rule."""
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         removed = store.delete_alert_rule(rule_id)
-    finally:
-        store.close()
     if not removed:
         fail(f"no alert rule {rule_id!r}")
     out_console.print(f"removed alert rule {rule_id}")
@@ -93,11 +84,8 @@ def deliveries(status: str | None = typer.Option(None, "--status",
     """The alert delivery log, newest first."""
     if status is not None and status not in ("pending", "delivered", "failed"):
         fail("--status must be pending, delivered or failed", 2)
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         found = store.list_deliveries(status, limit)
-    finally:
-        store.close()
     if as_json:
         typer.echo(to_json(found))
         return

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
+from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 from vigil.config import Settings
 from vigil.monitor.runner import CycleReport, DetectionRunner, utc_now
@@ -48,11 +48,8 @@ def list_command(
     flt = AnomalyFilter(source_id=source, anomaly_type=_choice(kind, TYPES, "--type"),
                         min_severity=_choice(severity, list(SEVERITY_ORDER), "--severity"),
                         status=_choice(status, ANOMALY_STATUSES, "--status"))
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         found = store.list_anomalies(flt, limit)
-    finally:
-        store.close()
     if as_json:
         typer.echo(to_json(found))
         return
@@ -73,11 +70,8 @@ def _table(anomalies: list[dict[str, Any]]) -> Table:
 
 
 def _set_status(anomaly_id: int, status: str, db: str | None) -> None:
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         updated = store.set_anomaly_status(anomaly_id, status, dt.datetime.now(dt.UTC))
-    finally:
-        store.close()
     if updated is None:
         fail(f"no anomaly {anomaly_id}")
     out_console.print(f"anomaly {anomaly_id} is now {status}")
@@ -103,11 +97,8 @@ def scan_command(db: str | None = DB_OPTION) -> None:
     """Score the stored events the detector has not seen yet (normally done by `vigil ingest`
     and `vigil serve` as events arrive) and close finished hours."""
     settings = settings_for(db)
-    store = open_or_fail(settings)
-    try:
+    with opened_store(settings) as store:
         report = scan(store, settings)
-    finally:
-        store.close()
     if report is None:
         fail("another process (a running `vigil serve`) is scoring this database")
     out_console.print(summary(report))

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from vigil.baseline import all_baselines, baseline_config, baseline_for
-from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
+from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 
 app = typer.Typer(help="Activity baselines: what is normal for each source.",
@@ -30,8 +30,7 @@ def show_baselines(
     settings = settings_for(db)
     config = baseline_config(settings, window_weeks=weeks, half_life_days=half_life)
     as_of = dt.datetime.now(dt.UTC)
-    store = open_or_fail(settings)
-    try:
+    with opened_store(settings) as store:
         if source is None:
             baselines = all_baselines(store, as_of, config)
         else:
@@ -39,8 +38,6 @@ def show_baselines(
             if found is None:
                 fail(f"no source {source!r}")
             baselines = [found]
-    finally:
-        store.close()
     if as_json:
         typer.echo(to_json(baselines if source is None else baselines[0]))
         return
@@ -65,12 +62,9 @@ def _hours(hours: list[int]) -> str:
 def rebuild(source: str | None = typer.Option(None, "--source", help="only this source"),
             db: str | None = DB_OPTION) -> None:
     """Recompute the hourly counts (what baselines are made of) from the event log."""
-    store = open_or_fail(settings_for(db))
-    try:
+    with opened_store(settings_for(db)) as store:
         if source is not None and store.get_source(source) is None:
             fail(f"no source {source!r}")
         rows = store.rebuild_hourly_counts(source)
-    finally:
-        store.close()
     out_console.print(f"rebuilt {rows:,} hourly-count rows"
                       + (f" of {source}" if source else ""))

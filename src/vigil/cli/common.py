@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
@@ -38,6 +40,16 @@ def open_or_fail(settings: Settings) -> Store:
         fail(str(exc))
     except StoreUnavailableError as exc:
         fail(f"cannot open {shown_url(settings.db)}: {exc}")
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """The configured store (or exit with a clear message), closed afterwards."""
+    store = open_or_fail(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def shown_url(url: str) -> str:

@@ -118,23 +118,14 @@ class AlertTables(SqlAccess):
     def list_deliveries(self, status: str | None, limit: int, before_id: int | None = None
                         ) -> list[dict[str, Any]]:
         """The newest deliveries first, of one status when given."""
-        clauses: list[str] = ["TRUE"]
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        if before_id is not None:
-            clauses.append("delivery_id < ?")
-            params.append(before_id)
-        rows = self._rows(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE "
-                          f"{' AND '.join(clauses)} ORDER BY delivery_id DESC LIMIT ?",
-                          [*params, limit])
+        filters = [] if status is None else [("status = ?", [status])]
+        rows = self._newest_first("alert_deliveries", DELIVERY_COLUMNS, "delivery_id", filters,
+                                  limit, before_id)
         return [_delivery(row) for row in rows]
 
     def count_deliveries(self) -> dict[str, int]:
         """How many deliveries there are per status."""
-        return {str(s): int(n) for s, n in
-                self._rows("SELECT status, count(*) FROM alert_deliveries GROUP BY status")}
+        return self._count_by_status("alert_deliveries")
 
 
 def _json(value: Any) -> Any:

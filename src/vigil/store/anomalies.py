@@ -157,30 +157,22 @@ class AnomalyTables(SqlAccess):
     def list_anomalies(self, flt: AnomalyFilter, limit: int, before_id: int | None = None
                        ) -> list[dict[str, Any]]:
         """The newest anomalies first (by id), older than ``before_id`` when given."""
-        clauses: list[str] = ["TRUE"]
-        params: list[Any] = []
-        for column, value in (("source_id", flt.source_id), ("anomaly_type", flt.anomaly_type),
-                              ("label", flt.label), ("status", flt.status)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        filters: list[tuple[str, list[Any]]] = [
+            (f"{column} = ?", [value])
+            for column, value in (("source_id", flt.source_id),
+                                  ("anomaly_type", flt.anomaly_type), ("label", flt.label),
+                                  ("status", flt.status))
+            if value is not None]
         if flt.min_severity is not None:
             allowed = [s for s, rank in SEVERITY_ORDER.items()
                        if rank >= SEVERITY_ORDER[flt.min_severity]]
-            clauses.append(f"severity IN ({', '.join('?' * len(allowed))})")
-            params.extend(allowed)
+            filters.append((f"severity IN ({', '.join('?' * len(allowed))})", allowed))
         if flt.start is not None:
-            clauses.append("window_end >= ?")
-            params.append(flt.start)
+            filters.append(("window_end >= ?", [flt.start]))
         if flt.end is not None:
-            clauses.append("window_start < ?")
-            params.append(flt.end)
-        if before_id is not None:
-            clauses.append("anomaly_id < ?")
-            params.append(before_id)
-        rows = self._rows(f"SELECT {', '.join(ANOMALY_COLUMNS)} FROM anomalies WHERE "
-                          f"{' AND '.join(clauses)} ORDER BY anomaly_id DESC LIMIT ?",
-                          [*params, limit])
+            filters.append(("window_start < ?", [flt.end]))
+        rows = self._newest_first("anomalies", ANOMALY_COLUMNS, "anomaly_id", filters, limit,
+                                  before_id)
         return [_anomaly(row) for row in rows]
 
     def get_anomaly(self, anomaly_id: int) -> dict[str, Any] | None:
@@ -190,8 +182,7 @@ class AnomalyTables(SqlAccess):
 
     def count_anomalies(self) -> dict[str, int]:
         """How many anomalies there are per status."""
-        return {str(s): int(n) for s, n in
-                self._rows("SELECT status, count(*) FROM anomalies GROUP BY status")}
+        return self._count_by_status("anomalies")
 
     def false_positive_patterns(self) -> dict[tuple[str, str], str]:
         """``(source_id, pattern_key) -> severity`` of every remembered false positive."""
