@@ -339,3 +339,15 @@ def test_matches_event_by_event_reference(
     events, by, max_session, data_end = case
     got = pair_sessions(table(events), by=by, max_session=max_session, data_end=data_end)
     assert got.to_pylist() == reference(events, by, max_session, data_end)
+
+
+def test_carried_columns_come_from_the_anchor_event() -> None:
+    events = table([Ev("a", "entry", at(0)), Ev("b", "exit", at(5)), Ev("c", "exit", at(9))])
+    events = events.append_column("note", pa.array(["in", "out", "stray"]))
+    result = pair_sessions(events, data_end=at(9), carry=["note"]).to_pylist()
+    assert [(s["status"], s["note"]) for s in result] == [
+        ("complete", "in"),
+        ("orphan_exit", "stray"),
+    ]
+    with pytest.raises(ValueError, match="session columns"):
+        pair_sessions(events, data_end=at(9), carry=["status"])

@@ -29,6 +29,10 @@ events and returns one row per session (schema :data:`SESSION_SCHEMA`). The rule
    ``data_end - entry_ts <= max_session`` and ``timed_out`` beyond. ``data_end`` (the newest
    event time of the data set) is passed in; the clock is never read.
 
+Extra event columns named in ``carry`` are copied from each session's *anchor* event (its
+entry, or the exit of an orphan exit) and appended after the session columns, e.g. the
+stored local date and attributes.
+
 So ``timed_out`` means "closed without a matching exit"; every entry yields exactly one
 session and every exit is either the end of a ``complete`` session or an ``orphan_exit``.
 Sessions are sorted by ``(subject_id, source_id, zone, entry_ts or exit_ts)`` with the
@@ -38,6 +42,7 @@ over neighbouring rows; no per-row Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -86,13 +91,14 @@ def pair_sessions(
     by: GroupBy = "camera",
     max_session: timedelta = DEFAULT_MAX_SESSION,
     data_end: datetime,
+    carry: Sequence[str] = (),
 ) -> pa.Table:
     """Turn entry/exit events into sessions following the module's rules."""
     if by not in ("camera", "zone"):
         raise ValueError(f"by must be 'camera' or 'zone', not {by!r}")
     if max_session <= timedelta(0):
         raise ValueError("max_session must be positive")
-    rows = _entry_exit_rows(events, by)
+    rows = _entry_exit_rows(events, by, carry)
     ts = rows.column("ts").to_numpy().astype(np.int64)
     is_entry = pc.equal(rows.column("event_type"), "entry").to_numpy(zero_copy_only=False)
     group = _group_codes(*(_codes(rows.column(c)) for c in ("subject_id", "source_id", "zone")))
@@ -104,19 +110,23 @@ def pair_sessions(
     entry_pos, exit_pos, status, duration = _pair(
         new_group, ts, is_entry, _micros(max_session), _epoch_micros(data_end)
     )
-    return _assemble(rows, order, entry_pos, exit_pos, status, duration, by)
+    return _assemble(rows, order, entry_pos, exit_pos, status, duration, by, carry)
 
 
-def _entry_exit_rows(events: pa.Table, by: GroupBy) -> pa.Table:
-    """The entry/exit rows with normalised types; zone is "" (by zone) or null (by camera)."""
-    missing = [name for name in _REQUIRED if name not in events.column_names]
+def _entry_exit_rows(events: pa.Table, by: GroupBy, carry: Sequence[str]) -> pa.Table:
+    """The entry/exit rows with normalised types; zone is "" (by zone) or null (by camera);
+    the ``carry`` columns follow unchanged."""
+    clash = [name for name in carry if name in SESSION_SCHEMA.names or name in _REQUIRED]
+    if clash:
+        raise ValueError(f"cannot carry column(s) {', '.join(clash)}: they are session columns")
+    missing = [name for name in (*_REQUIRED, *carry) if name not in events.column_names]
     if missing:
         raise ValueError(f"events lack column(s): {', '.join(missing)}")
     ts_type = events.schema.field("ts").type
     if not pa.types.is_timestamp(ts_type) or ts_type.tz is None:
         raise ValueError(f"ts must be a time-zone-aware timestamp, not {ts_type}")
     wanted = pc.fill_null(pc.is_in(events.column("event_type"), pa.array(["entry", "exit"])), False)
-    rows = events.select(list(_REQUIRED)).filter(wanted)
+    rows = events.select([*_REQUIRED, *carry]).filter(wanted)
     for name in ("event_id", "subject_id", "source_id", "ts"):
         nulls = rows.column(name).null_count
         if nulls:
@@ -131,6 +141,7 @@ def _entry_exit_rows(events: pa.Table, by: GroupBy) -> pa.Table:
             "ts": rows.column("ts").cast(_TS),
             "subject_id": rows.column("subject_id").cast(pa.string()),
             "zone": zone,
+            **{name: rows.column(name) for name in carry},
         }
     )
 
@@ -225,6 +236,7 @@ def _assemble(
     status: npt.NDArray[np.int8],
     duration_us: Ints,
     by: GroupBy,
+    carry: Sequence[str],
 ) -> pa.Table:
     """Gather the session columns from the event rows (null where a position is -1)."""
     any_pos = np.where(entry_pos >= 0, entry_pos, exit_pos)
@@ -244,7 +256,10 @@ def _assemble(
         rows.column("event_id").take(entry_idx),
         rows.column("event_id").take(exit_idx),
     ]
-    return pa.Table.from_arrays(columns, schema=SESSION_SCHEMA)
+    sessions = pa.Table.from_arrays(columns, schema=SESSION_SCHEMA)
+    for name in carry:
+        sessions = sessions.append_column(name, rows.column(name).take(first))
+    return sessions
 
 
 def _micros(delta: timedelta) -> int:
