@@ -255,6 +255,10 @@ class Store(Protocol):
 
     def count_dead_letters(self) -> int: ...
 
+    def read_analytics(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a read-only analytic query (``?`` placeholders) over committed data."""
+        ...
+
     def export_batches(self, sql: str, rows_per_batch: int) -> Iterator[pa.Table]:
         """Stream a query's result in Arrow tables of at most ``rows_per_batch`` rows."""
         ...

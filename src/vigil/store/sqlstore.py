@@ -113,6 +113,10 @@ class SqlStore(AnomalyTables, AlertTables, ABC):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         return self._read(sql, params)[1]
 
+    def read_analytics(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a read-only analytic query (``?`` placeholders) over committed data."""
+        return self._read_table(sql, params)
+
     # -- events -----------------------------------------------------------------------------
     def count_events(self) -> int:
         return int(self._rows("SELECT count(*) FROM events")[0][0])

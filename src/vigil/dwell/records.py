@@ -1,0 +1,43 @@
+"""Sessions in the stored shape: both groupings, the anchor time and the anchor's local day.
+
+The ``sessions`` table (and the in-memory table a file report builds) holds every session
+once per grouping (``camera`` and ``zone``), with ``anchor_ts`` (the entry, or the exit of
+an orphan exit), the anchor event's ``local_date``/``local_hour``/``local_weekday`` and its
+``attributes``. :func:`session_records` builds that shape from events that carry those
+columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vigil.dwell.pairing import DEFAULT_MAX_SESSION, SESSION_SCHEMA, GroupBy, pair_sessions
+
+__all__ = ["CARRIED", "GROUPINGS", "STORED_SESSION_COLUMNS", "session_records"]
+
+GROUPINGS: tuple[GroupBy, ...] = ("camera", "zone")
+CARRIED = ("local_date", "local_hour", "local_weekday", "attributes")
+STORED_SESSION_COLUMNS = ("grouping", *SESSION_SCHEMA.names[:3], "anchor_ts",
+                          *SESSION_SCHEMA.names[3:], *CARRIED)
+
+
+def session_records(events: pa.Table, grouping: GroupBy, data_end: datetime,
+                    max_session: timedelta = DEFAULT_MAX_SESSION) -> pa.Table:
+    """The sessions of ``events`` for one grouping, in :data:`STORED_SESSION_COLUMNS` order."""
+    sessions = pair_sessions(events, by=grouping, max_session=max_session, data_end=data_end,
+                             carry=CARRIED)
+    anchor = pc.coalesce(sessions.column("entry_ts"), sessions.column("exit_ts"))
+    sessions = sessions.append_column("grouping", pa.array([grouping] * sessions.num_rows,
+                                                           pa.string()))
+    sessions = sessions.append_column("anchor_ts", anchor)
+    return sessions.select(list(STORED_SESSION_COLUMNS))
+
+
+def all_session_records(events: pa.Table, data_end: datetime,
+                        max_session: timedelta = DEFAULT_MAX_SESSION) -> pa.Table:
+    """The sessions of ``events`` for both groupings."""
+    return pa.concat_tables([session_records(events, g, data_end, max_session)
+                             for g in GROUPINGS])
