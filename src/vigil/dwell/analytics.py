@@ -136,23 +136,34 @@ class DwellAnalytics:
     def occupancy(self, flt: AnalyticsFilter, bucket: str = "hour",
                   group_by: tuple[str, ...] = (), timezone: str | None = None
                   ) -> dict[str, Any]:
-        """Maximum and time-weighted mean presence per bucket, overall and per group."""
+        """Maximum and time-weighted mean presence per bucket, overall and per group.
+
+        Without a period the buckets cover the data; with one, they cover exactly the
+        period (the first and last bucket may be cut short). ``x`` holds the bucket starts
+        and ``end`` the end of the last bucket, in local time."""
         flt = _zone_grouping(flt, group_by)
         check_dimensions(group_by, GROUP_DIMENSIONS)
         zone_name = timezone or self._timezone_of(flt)
         data_end = newest_event_time(self.reader)
-        intervals, skipped = self._intervals(flt, group_by, data_end)
+        intervals = self._intervals(flt, group_by, data_end)
+        counts = session_stats(self.reader, flt).to_pylist()[0]
+        skipped = {status: int(counts[status]) for status in ("timed_out", "orphan_exit")}
         first, last = self._range_ms(flt, intervals, zone_name)
         result: dict[str, Any] = {"filter": _describe(flt), "bucket": bucket,
                                   "timezone": zone_name, "group_by": list(group_by),
-                                  "sessions_used": intervals.num_rows,
                                   "sessions_left_out": skipped, "series": []}
         if first is None or last is None:
             return result
         edges = bucket_edges(bucket, first, last, zone_name)
+        if _has_period(flt):  # buckets cut at the requested period's bounds
+            edges = np.unique(np.clip(edges, first, max(last, first + 1)))
         labels = [_local_iso(ms, zone_name) for ms in edges[:-1]]
+        result["end"] = _local_iso(int(edges[-1]), zone_name)
         starts = intervals.column("start_ms").to_numpy()
         ends = intervals.column("end_ms").to_numpy()
+        overlapping = (starts < ends) & (starts < edges[-1]) & (ends > edges[0])
+        intervals = intervals.filter(pa.array(overlapping))
+        starts, ends = starts[overlapping], ends[overlapping]
         groups: list[tuple[dict[str, Any], np.ndarray[Any, Any]]] = [
             ({}, np.ones(len(starts), dtype=bool))]
         if group_by:
@@ -171,9 +182,9 @@ class DwellAnalytics:
         return result
 
     def _intervals(self, flt: AnalyticsFilter, group_by: tuple[str, ...],
-                   data_end: dt.datetime | None) -> tuple[pa.Table, dict[str, int]]:
-        """Presence intervals (ms) of complete and open sessions overlapping the filter's
-        range, and how many sessions were left out per status."""
+                   data_end: dt.datetime | None) -> pa.Table:
+        """Presence intervals (ms) of complete and open sessions that may overlap the
+        filter's range."""
         where, params = session_where(flt.without_time())
         overlap, overlap_params = _overlap(flt)
         select = "".join(f'{dimension_sql(d)} AS "{d}", ' for d in group_by)
@@ -182,17 +193,13 @@ class DwellAnalytics:
             f"""SELECT {select} status, entry_ts,
                        CASE WHEN status = 'open' THEN CAST(? AS TIMESTAMPTZ) ELSE exit_ts END
                            AS end_ts
-                FROM sessions WHERE {where} AND {overlap}""",
+                FROM sessions
+                WHERE {where} AND {overlap} AND status IN ('complete', 'open')""",
             [end, *params, *overlap_params])
-        status = table.column("status")
-        used = pc.is_in(status, pa.array(["complete", "open"]))
-        skipped = {s: int(pc.sum(pc.equal(status, s)).as_py() or 0)
-                   for s in STATUSES if s not in ("complete", "open")}
-        table = table.filter(used)
         starts = _ms(table.column("entry_ts"))
         ends = _ms(table.column("end_ts"))
         columns = {d: table.column(d) for d in group_by}
-        return pa.table({**columns, "start_ms": starts, "end_ms": ends}), skipped
+        return pa.table({**columns, "start_ms": starts, "end_ms": ends})
 
     def _range_ms(self, flt: AnalyticsFilter, intervals: pa.Table,
                   zone_name: str) -> tuple[int | None, int | None]:
@@ -238,6 +245,11 @@ def _zone_grouping(flt: AnalyticsFilter, group_by: tuple[str, ...]) -> Analytics
     if "zone" in group_by and flt.by != "zone":
         return AnalyticsFilter(**{**flt.__dict__, "by": "zone"})
     return flt
+
+
+def _has_period(flt: AnalyticsFilter) -> bool:
+    """Whether the filter bounds time."""
+    return any(v is not None for v in (flt.start_date, flt.end_date, flt.start, flt.end))
 
 
 def _kpi_row(row: dict[str, Any]) -> dict[str, Any]:
