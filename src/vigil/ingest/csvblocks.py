@@ -82,14 +82,16 @@ def _blocks(fh: BinaryIO, ncols: int, offset: int, lines_before: int,
         buf = pending + chunk
         if not buf:
             return
+        added = 0  # a newline supplied for a last line without one: not a byte of the file
         if eof and not buf.endswith(b"\n"):
             buf += b"\n"
+            added = 1
         cut = _last_record_end(buf)
         if cut < 0:
             if eof:  # an opening quote never closed: the rest of the file is one bad record
                 yield CsvBlock(b"", np.empty(0, dtype=np.int64),
                                rejected=[(lines_before + 1, "unterminated_quote")],
-                               end_offset=offset + len(buf))
+                               end_offset=offset + len(buf) - added)
                 return
             if len(buf) > MAX_RECORD_BYTES:
                 raise CsvFormatError(f"a record starting on line {lines_before + 1} is larger "
@@ -99,7 +101,7 @@ def _blocks(fh: BinaryIO, ncols: int, offset: int, lines_before: int,
         body, pending = buf[: cut + 1], buf[cut + 1:]
         offset += len(body)
         block = _make_block(body, ncols, lines_before)
-        block.end_offset = offset
+        block.end_offset = offset - (added if not pending else 0)
         lines_before += body.count(b"\n")
         yield block
         if eof and not pending:

@@ -10,6 +10,9 @@ drops repeats within a batch).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -52,11 +55,14 @@ def finalise_sql(staged_query: str, custom_format: str | None, timezone: str | N
 
 def finalise(tables: dict[str, pa.Table], staged_query: str = STAGED_QUERY,
              custom_format: str | None = None, timezone: str | None = None,
-             allow_quick: bool = True) -> Finalised:
+             allow_quick: bool = True,
+             connection: duckdb.DuckDBPyConnection | None = None) -> Finalised:
     """Run ``staged_query`` over the registered ``tables`` and finalise its rows.
 
     Small batches of staging rows in everyday timestamp shapes take an equivalent
     pure-Python path (:mod:`vigil.ingest.finalise_quick`), which saves compiling the SQL.
+    ``connection`` (a UTC session) replaces the pooled small compute connection, e.g. for
+    a whole file at once.
     """
     staged = tables.get("staged")
     if (allow_quick and staged is not None and staged_query == STAGED_QUERY
@@ -64,7 +70,8 @@ def finalise(tables: dict[str, pa.Table], staged_query: str = STAGED_QUERY,
         quick = finalise_quick(staged, timezone)
         if quick is not None:
             return quick
-    with compute_connection() as con:
+    with (nullcontext(connection) if connection is not None
+          else compute_connection()) as con:
         for name, table in tables.items():
             con.register(name, table)
         try:
