@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from vigil import __version__
 from vigil.api import (
     routes_alerts,
+    routes_analytics,
     routes_anomalies,
     routes_baselines,
     routes_events,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                          description="Behavioural analytics over camera and smart-home events.")
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
-                   routes_ingest, routes_baselines, routes_anomalies, routes_alerts):
+                   routes_ingest, routes_baselines, routes_anomalies, routes_alerts,
+                   routes_analytics):
         app.include_router(module.router)
     return app
