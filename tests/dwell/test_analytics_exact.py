@@ -197,6 +197,8 @@ def test_dwell_statistics_per_group_equal_brute_force(
     got = {tuple(row[d] for d in dims): row for row in result["rows"]}
     assert set(got) == set(want)
     assert result["total_groups"] == len(want)
+    beyond = engine(events, max_session).dwell(flt, dims, limit=5, offset=len(want) + 1)
+    assert beyond["rows"] == [] and beyond["total_groups"] == len(want)
     for key, expected in want.items():
         row = got[key]
         for name in ("complete", "open", "timed_out", "orphan_exit", "persons", "max_ms",
@@ -309,3 +311,6 @@ def test_session_pages_list_exactly_the_filtered_sessions(
                 s["duration_ms"], s["status"])
 
     assert sorted(map(row, listed), key=str) == sorted(map(row, chosen), key=str)
+    beyond = analytics.sessions(flt, limit=7, offset=len(chosen) + 3)
+    assert beyond["sessions"] == [] and beyond["total"] == len(chosen)
+    assert beyond["next_offset"] is None

@@ -80,7 +80,11 @@ class DwellAnalytics:
         check_dimensions(group_by)
         table = session_stats(self.reader, flt, group_by, limit, offset)
         rows = [_dwell_row(row, group_by) for row in table.to_pylist()]
-        groups = int(table.column("groups")[0].as_py()) if table.num_rows else 0
+        if table.num_rows:
+            groups = int(table.column("groups")[0].as_py())
+        else:  # past the last page: count the groups on their own
+            first = session_stats(self.reader, flt, group_by, 1, 0)
+            groups = int(first.column("groups")[0].as_py()) if first.num_rows else 0
         result: dict[str, Any] = {"filter": _describe(flt), "group_by": list(group_by),
                                   "rows": rows, "total_groups": groups,
                                   "series": _series(rows, group_by,
@@ -234,7 +238,11 @@ class DwellAnalytics:
         for row in rows:
             if isinstance(row["attributes"], str):
                 row["attributes"] = orjson.loads(row["attributes"])
-        total = int(table.column("total")[0].as_py()) if table.num_rows else 0
+        if not table.num_rows and offset:  # past the last page: count on its own
+            first = sessions_page(self.reader, flt, 1, 0)
+            total = int(first.column("total")[0].as_py()) if first.num_rows else 0
+        else:
+            total = int(table.column("total")[0].as_py()) if table.num_rows else 0
         next_offset = offset + len(rows) if offset + len(rows) < total else None
         return {"filter": _describe(flt), "sessions": rows, "total": total,
                 "next_offset": next_offset}
