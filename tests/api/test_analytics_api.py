@@ -84,6 +84,7 @@ def test_kpis_filtered_and_grouped(visited: TestClient) -> None:
     assert young["unique_visitors"] == 2
     assert young["sessions"]["complete"] == 3
     assert young["max_dwell_ms"] == 30 * MINUTE
+    assert get(visited, "kpis", attr="age_group=25-34")["kpis"] == young  # the CLI's form
     day2 = get(visited, "kpis", **{"from": f"{DAY2}T00:00:00Z"})["kpis"]
     assert day2["sessions"] == {"complete": 1, "open": 1, "timed_out": 0, "orphan_exit": 0}
     only_day1 = get(visited, "kpis", **{"from": DAY1, "to": DAY1})["kpis"]

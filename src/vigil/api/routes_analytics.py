@@ -55,12 +55,13 @@ def _moment(value: str | None, field: str) -> dt.date | dt.datetime | None:
 
 
 def _attributes(values: list[str]) -> dict[str, str]:
-    """``name:value`` pairs as a dict; a 422 naming ``attr`` for anything else."""
+    """``name:value`` (or ``name=value``, as on the command line) pairs as a dict; a 422
+    naming ``attr`` for anything else."""
     found: dict[str, str] = {}
     for item in values:
-        name, sep, value = item.partition(":")
-        name = name.strip()
-        if not sep or not name:
+        cut = min((i for i in (item.find(":"), item.find("=")) if i >= 0), default=-1)
+        name, value = item[:cut].strip(), item[cut + 1:]
+        if cut < 0 or not name:
             raise ApiError(422, f"attr must be name:value (e.g. age_group:25-34), not {item!r}",
                            "attr")
         try:
