@@ -2,7 +2,8 @@
 
 Runs file ingest (clean, 1 % bad rows, all duplicates), HTTP batch ingest, single-event POST
 latency and, where PostgreSQL is installed, a bare ``COPY`` reference and Vigil on
-PostgreSQL (file ingest, HTTP batch ingest with 1, 2 and 4 workers); writes one JSON file
+PostgreSQL (file ingest, HTTP batch ingest with 1, 2 and 4 workers), then the baseline,
+anomaly, MQTT and dwell-analytics groups (``benchmarks/dwell.py``); writes one JSON file
 with the machine, the figures, the targets and a verdict per target; prints a short table
 to stderr. Everything runs in a temporary directory and on 127.0.0.1.
 """
@@ -23,6 +24,8 @@ from typing import Any
 from benchmarks.anomaly_quality import run_anomaly_benchmarks
 from benchmarks.baselines import RESULT_KEYS as BASELINE_KEYS
 from benchmarks.baselines import run_baseline_benchmarks
+from benchmarks.dwell import RESULT_KEYS as DWELL_KEYS
+from benchmarks.dwell import run_dwell_benchmarks
 from benchmarks.file_ingest import make_csv, run_file_benchmarks
 from benchmarks.http_ingest import run_http_benchmarks
 from benchmarks.machine import load_average, machine_info
@@ -51,11 +54,19 @@ class Params:
     """Rounds of the PostgreSQL 1/2/4-worker comparison (alternating order; best counts)."""
     only: tuple[str, ...] = ()
     """``--only``: run just the groups with a result key starting with one of these."""
+    dwell_rows: int = 10_000_000
+    """Events of the dwell benchmarks' data set (``--dwell-rows``)."""
+    dwell_api_rows: int = 1_000_000
+    """Events stored for the analytics API latencies (the dwell data when not more)."""
+    dwell_rounds: int = 2
+    """Interleaved rounds of pandas / Vigil from the CSV / Vigil over the store."""
+    dwell_requests: int = 30
+    """Timed GETs per analytics endpoint, uncached and cached."""
 
 
 FULL = Params(mode="full", rows=1_000_000, batches=200, posts=2_000, warmup_posts=200)
 QUICK = Params(mode="quick", rows=100_000, batches=30, posts=300, warmup_posts=50,
-               pg_rounds=1)
+               pg_rounds=1, dwell_rows=200_000, dwell_api_rows=200_000, dwell_requests=10)
 
 
 def log(message: str) -> None:
@@ -82,9 +93,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run only the benchmark groups with a result key starting with "
                         "one of these, e.g. 'postgres' or 'postgres_file,postgres_http'; "
                         "the others are recorded as skipped")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --only: keep the other groups' results from the existing "
+                        "--out file (checks and summary are re-evaluated over the merge)")
+    parser.add_argument("--dwell-rows", type=int, default=None,
+                        help="events of the dwell benchmarks (default 10,000,000; quick "
+                        "200,000)")
     args = parser.parse_args(argv)
     if args.rows is not None and args.rows < 1000:
         parser.error("--rows must be at least 1000")
+    if args.dwell_rows is not None and args.dwell_rows < 1000:
+        parser.error("--dwell-rows must be at least 1000")
+    if args.merge and not args.only:
+        parser.error("--merge needs --only (without it every group runs)")
     return args
 
 
@@ -168,6 +189,12 @@ def run_suite(params: Params) -> dict[str, Any]:
                 BASELINE_KEYS)
         guarded("anomaly quality", results, lambda: {"anomaly_quality": anomaly_figures(
             params)}, ("anomaly_quality",))
+        guarded("dwell analytics", results,
+                lambda: run_dwell_benchmarks(
+                    tmp / "dwell", rows=params.dwell_rows, api_rows=params.dwell_api_rows,
+                    rounds=params.dwell_rounds, stored_runs=2 if params.mode == "full" else 1,
+                    api_requests=params.dwell_requests, log=log),
+                DWELL_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))
@@ -237,6 +264,18 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("anomaly F1", "anomaly_quality",
      ("f1_rare_time", "f1_novel_object", "f1_spike", "f1_silence")),
     ("clean false alarms", "anomaly_quality", ("clean_false_alarms_per_camera_week",)),
+    ("dwell: pandas from CSV", "dwell_pandas", ("rows", "seconds", "peak_rss_mib")),
+    ("dwell: Vigil from CSV", "dwell_csv",
+     ("seconds", "kpis_seconds", "ratio_vs_pandas", "peak_rss_mib")),
+    ("dwell: vigil analytics --file", "dwell_cli", ("wall_s", "peak_rss_mib")),
+    ("dwell: Vigil over the store", "dwell_stored",
+     ("seconds", "warm_seconds", "ratio_vs_pandas", "peak_rss_mib")),
+    ("dwell: store build (ingest)", "dwell_stored", ("build.seconds", "build.rows_per_s")),
+    ("analytics API p50 uncached", "dwell_api",
+     ("kpis_p50_ms", "dwell_p50_ms", "occupancy_p50_ms", "visitors_p50_ms",
+      "sessions_p50_ms")),
+    ("analytics API p50 cached", "dwell_api",
+     ("kpis_cached_p50_ms", "occupancy_cached_p50_ms", "sessions_cached_p50_ms")),
 )
 """Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
 
@@ -293,10 +332,44 @@ def write_json(doc: dict[str, Any], path: Path) -> None:
     partial.replace(path)
 
 
+def merge_previous(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``doc`` (a run with ``--only``) merged into the result file at ``path``: the groups
+    this run measured replace theirs, every other group's results stay; the checks and the
+    summary are re-evaluated over the merge and the run is listed under ``merged_runs``."""
+    if not path.exists():
+        return doc
+    previous: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    measured = {key: value for key, value in doc["results"].items()
+                if not (isinstance(value, dict) and "skipped" in value
+                        and value["skipped"] == "not selected (--only)")}
+    results = {**previous.get("results", {}), **measured}
+    checks = evaluate(results)
+    merged = {**previous, "results": results, "ratios": ratios(results),
+              "targets": targets_json(), "checks": checks,
+              "summary": {status: sum(c["status"] == status for c in checks)
+                          for status in ("pass", "fail", "not measured")}}
+    run = {"timestamp_utc": doc["machine"].get("timestamp_utc"),
+           "parameters": doc["parameters"], "duration_s": doc["duration_s"],
+           "groups": sorted(measured),
+           "load_average_at_start": doc["machine"].get("load_average_at_start"),
+           "load_average_at_end": doc["machine"].get("load_average_at_end"),
+           "git_commit": doc["machine"].get("git_commit")}
+    merged["merged_runs"] = [*previous.get("merged_runs", []), run]
+    merged["notes"] = [*previous.get("notes", []),
+                       f"{str(run['timestamp_utc'])[:10]}: {', '.join(run['groups'])} measured "
+                       f"by `python -m benchmarks.run --only {','.join(doc['parameters']['only'])}"
+                       " --merge` and merged (see merged_runs); the other groups are "
+                       "unchanged"]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = QUICK if args.quick else FULL
-    params = replace(base, rows=args.rows or base.rows, only=args.only)
+    dwell_rows = args.dwell_rows or base.dwell_rows
+    params = replace(base, rows=args.rows or base.rows, only=args.only, dwell_rows=dwell_rows,
+                     dwell_api_rows=min(base.dwell_api_rows, dwell_rows) if args.quick
+                     else base.dwell_api_rows)
     log(f"mode {params.mode}: {params.rows:,} rows, {params.batches} batches, "
         f"{params.posts} single POSTs"
         + (f"; only {', '.join(params.only)}" if params.only else ""))
@@ -318,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         "checks": checks,
         "summary": summary,
     }
+    if args.merge:
+        doc = merge_previous(doc, args.out)
+        checks = doc["checks"]
     write_json(doc, args.out)
     print_table(doc)
     log(f"results written to {args.out}")

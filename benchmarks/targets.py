@@ -9,6 +9,8 @@ from typing import Any
 
 from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
+from benchmarks.dwell import CORRECTNESS as DWELL_CORRECTNESS
+from benchmarks.dwell import TARGETS as DWELL_TARGETS
 
 ANOMALY_KINDS = ("rare_time", "novel_object", "spike", "silence")
 GIB_IN_MIB = 1024.0
@@ -62,6 +64,7 @@ TARGETS += (
     Target("false alarms per camera per week on clean generated data", "anomaly_quality",
            "clean_false_alarms_per_camera_week", "<=", 1.0, "alarms"),
 )
+TARGETS += tuple(Target(*t) for t in DWELL_TARGETS)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -83,6 +86,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     ("MQTT backlog: every message stored once", "mqtt_ingest_backlog"),
     ("MQTT broker restart: nothing lost, nothing counted twice", "mqtt_ingest_restart"),
     *BASELINE_CORRECTNESS,
+    *DWELL_CORRECTNESS,
 )
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         None, gt=0, description="weigh older hours down with this half-life (default: none)")
     baseline_min_days: int = Field(7, ge=0, description="history before a baseline is ready")
     baseline_min_events: int = Field(50, ge=0, description="events before it is ready")
+    session_max_hours: float = Field(4.0, gt=0, description="longest visit: an entry with no "
+                                     "exit this long after it is closed as timed out")
     redis_url: str | None = Field(None, description="Redis URL: the analytics cache is "
                                   "shared between workers (default: in-process cache)")
     cache_ttl_seconds: float = Field(300.0, gt=0, description="lifetime of a cached result")
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
                                        "mqtt://host:port (sink 'mqtt')")
     alert_mqtt_topic: str = Field("vigil/alerts/{source_id}", description="alert topic "
                                   "template ({source_id}, {type}, {severity})")
+    aggregates: str = Field("sql", description="aggregate store: 'sql' (the main store) or "
+                            "influxdb://host:port/db[?token=…] (VIGIL_AGGREGATES)")
 
     @field_validator("anomaly_event_thresholds", "anomaly_volume_thresholds")
     @classmethod
@@ -81,6 +85,16 @@ class Settings(BaseSettings):
         if value is not None:
             parse_thresholds(value)
         return value
+
+    @field_validator("aggregates")
+    @classmethod
+    def _aggregate_store(cls, value: str) -> str:
+        from vigil.rollup.influx_url import check_aggregates_setting  # no import cycle
+
+        try:
+            return check_aggregates_setting(value)
+        except ValueError as exc:
+            raise ValueError(f"VIGIL_AGGREGATES: {exc}") from exc
 
     @field_validator("default_timezone")
     @classmethod

@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from vigil import __version__
 from vigil.api import (
+    routes_aggregates,
     routes_alerts,
     routes_analytics,
     routes_anomalies,
@@ -98,6 +99,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
                    routes_ingest, routes_baselines, routes_anomalies, routes_alerts,
-                   routes_analytics):
+                   routes_analytics, routes_aggregates):
         app.include_router(module.router)
     return app

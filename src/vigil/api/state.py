@@ -10,6 +10,7 @@ from fastapi import Request
 from vigil.cache import Cache
 from vigil.config import Settings
 from vigil.monitor.service import Monitoring
+from vigil.rollup.aggregates import AggregateStore, open_aggregate_store
 from vigil.store import Store
 from vigil.uploads import UploadProcessor
 from vigil.writer import Writer
@@ -26,12 +27,27 @@ class AppState:
     cache: Cache
     mqtt: Stoppable | None = None
     monitor: Monitoring | None = None
+    aggregates: AggregateStore | None = None
 
 
 class Stoppable(Protocol):
     """A background service the app starts and stops (the MQTT ingestor)."""
 
     def stop(self, timeout: float) -> None: ...
+
+
+def open_aggregates(state: AppState) -> AggregateStore:
+    """The aggregate store the settings name (``VIGIL_AGGREGATES``), opened once."""
+    if state.aggregates is None:
+        state.aggregates = open_aggregate_store(state.settings.aggregates, state.store)
+    return state.aggregates
+
+
+def close_aggregates(state: AppState) -> None:
+    """Close the aggregate store, if it was opened (at shutdown)."""
+    if state.aggregates is not None:
+        state.aggregates.close()
+        state.aggregates = None
 
 
 def app_state(request: Request) -> AppState:

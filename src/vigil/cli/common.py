@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -33,7 +34,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def open_or_fail(settings: Settings) -> Store:
     """Open the configured store, or exit with a clear message."""
     try:
-        return open_store(settings.db, settings.default_timezone, settings.duckdb_memory_limit)
+        return open_store(settings.db, settings.default_timezone, settings.duckdb_memory_limit,
+                          max_session=dt.timedelta(hours=settings.session_max_hours))
     except StoreBusyError as exc:
         fail(str(exc))
     except ValueError as exc:

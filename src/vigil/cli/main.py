@@ -8,10 +8,12 @@ import typer
 
 from vigil import __version__
 from vigil.cli import alerts, anomalies, baselines, cameras, keys
+from vigil.cli.analytics import analytics_command
 from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for, shown_url
 from vigil.cli.demo import demo_command
 from vigil.cli.generate import generate_command
 from vigil.cli.ingest import ingest_command
+from vigil.cli.report import report_command
 from vigil.cli.serve import serve_command
 from vigil.cli.transfer import export_command, import_command
 from vigil.store.migrations.runner import HEAD_REVISION
@@ -25,6 +27,8 @@ app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.command("export")(export_command)
 app.command("import")(import_command)
+app.command("analytics")(analytics_command)
+app.command("report")(report_command)
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(keys.app, name="keys")
 app.add_typer(baselines.app, name="baselines")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.base import (
     DeadLetter,
     EventFilter,
@@ -36,12 +39,17 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB") -> Store:
+def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB",
+               max_session: dt.timedelta = DEFAULT_MAX_SESSION) -> Store:
     """Open the store named by ``url``: ``postgresql://…``, or a DuckDB file path
-    (or ``duckdb:///path``). The schema is migrated to the newest revision first."""
+    (or ``duckdb:///path``). The schema is migrated to the newest revision first.
+
+    ``max_session`` is the longest visit: an entry with no exit that long after it is
+    closed as ``timed_out`` (see :mod:`vigil.dwell.pairing`)."""
     if is_postgres_url(url):
         from vigil.store.postgres import PostgresStore  # psycopg loads only when needed
 
-        return PostgresStore(url, default_timezone=default_timezone)
+        return PostgresStore(url, default_timezone=default_timezone, max_session=max_session)
     path = url.removeprefix("duckdb:///").removeprefix("duckdb://")
-    return DuckDBStore(path, default_timezone=default_timezone, memory_limit=memory_limit)
+    return DuckDBStore(path, default_timezone=default_timezone, memory_limit=memory_limit,
+                       max_session=max_session)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from vigil.dwell.pairing import GroupBy
 from vigil.store.alerts import DeliveryOutcome, NewDelivery
 from vigil.store.anomalies import AnomalyFilter, NewAnomaly, SavedAnomaly
 
@@ -226,6 +227,21 @@ class Store(Protocol):
 
     def newest_ingest_batch(self) -> int: ...
 
+    # -- visit sessions (vigil.store.sessions) ----------------------------------------------
+    def rebuild_sessions(self, source_id: str | None = None) -> dict[str, int]:
+        """Pair the sessions (of one source) again from the event log, in one transaction;
+        returns how many there are per status (grouping ``camera``)."""
+        ...
+
+    def count_sessions(self) -> dict[str, int]:
+        """How many sessions there are per status (grouping ``camera``)."""
+        ...
+
+    def read_sessions(self, grouping: GroupBy = "camera", source_id: str | None = None
+                      ) -> pa.Table:
+        """The stored sessions of a grouping (of one source), sorted."""
+        ...
+
     # -- alert rules and deliveries (vigil.store.alerts) ------------------------------------
     def list_alert_rules(self) -> list[dict[str, Any]]: ...
 
@@ -272,3 +288,22 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # -- aggregate records (vigil.store.aggregate_tables) -----------------------------------
+    def write_aggregate_rows(self, rows: Sequence[tuple[str, str, str, dt.date, str]],
+                             now: dt.datetime) -> int:
+        """Insert or replace ``(layer, detector, entity, bucket, fields JSON)`` rows of
+        distinct keys in one transaction; returns how many."""
+        ...
+
+    def read_aggregate_rows(self, layer: str, start: dt.date, end: dt.date,
+                            detector: str | None = None, entity: str | None = None
+                            ) -> list[tuple[str, str, str, dt.date, str]]:
+        """The aggregate rows of a layer with buckets from ``start`` to ``end``."""
+        ...
+
+    def aggregate_field(self, layer: str, start: dt.date, end: dt.date, field: str,
+                        detector: str | None = None, entity: str | None = None
+                        ) -> tuple[float | None, int, int]:
+        """Sum of a field's numeric values, how many are numeric, how many rows have it."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,9 +15,11 @@ import pyarrow.compute as pc
 
 from vigil.config import check_timezone
 from vigil.duck import arrow, first_row, scalar
+from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, DatabaseLockedError, upgrade
+from vigil.store.sessions import sessions_need_rebuild
 from vigil.store.sql import DUCKDB, add_hourly_counts, local_time_columns
 from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
 
@@ -36,13 +39,17 @@ class DuckDBStore(SqlStore):
     """
 
     def __init__(self, path: str | Path, default_timezone: str = "UTC",
-                 memory_limit: str = "256MB") -> None:
+                 memory_limit: str = "256MB",
+                 max_session: dt.timedelta = DEFAULT_MAX_SESSION) -> None:
+        if max_session <= dt.timedelta(0):
+            raise ValueError("max_session must be positive")
         self.path = Path(path)
         self.url = str(self.path)
         self.default_timezone = check_timezone(default_timezone)
+        self.session_max = max_session
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = self._connect(memory_limit)
+            self._con, upgraded_from = self._connect(memory_limit)
         except (duckdb.IOException, DatabaseLockedError) as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -62,17 +69,22 @@ class DuckDBStore(SqlStore):
         # One process writes a DuckDB file, so the batch number can be counted here.
         self._batch_no = int(scalar(self._con,
                                     "SELECT coalesce(max(ingest_batch), 0) FROM events"))
+        if sessions_need_rebuild(upgraded_from):
+            self.rebuild_sessions()
 
-    def _connect(self, memory_limit: str) -> duckdb.DuckDBPyConnection:
-        """Connect, migrating first unless the schema is already at the newest revision."""
+    def _connect(self, memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+        """Connect, migrating first unless the schema is already at the newest revision;
+        also the revision migrated from (``None``: no migration, or a new database)."""
         config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
+        previous = None
         if self.path.exists():
             con = duckdb.connect(str(self.path), config=config)
-            if _revision(con) == HEAD_REVISION:
-                return con
+            previous = _revision(con)
+            if previous == HEAD_REVISION:
+                return con, None
             con.close()
         upgrade(f"duckdb:///{self.path.resolve()}")
-        return duckdb.connect(str(self.path), config=config)
+        return duckdb.connect(str(self.path), config=config), previous
 
     # -- transactions ---------------------------------------------------------------------
     def _begin(self) -> None:
@@ -124,7 +136,8 @@ class DuckDBStore(SqlStore):
 
     # -- events -----------------------------------------------------------------------------
     def insert_events(self, batch: pa.Table) -> int:
-        """Insert new events and add exactly those to the hourly counts, in one transaction.
+        """Insert new events and add exactly those to the hourly counts, and bring the
+        sessions in line, in one transaction.
 
         An event whose id and timestamp are both stored already is skipped, and so is a
         repeat within the batch.
@@ -154,6 +167,8 @@ class DuckDBStore(SqlStore):
                 if inserted:
                     self._con.execute(add_hourly_counts(DUCKDB, "ingest_batch = ?"),
                                       [self._batch_no])
+            if inserted:
+                self._maintain_sessions(staged)
         return inserted
 
 
@@ -173,6 +188,15 @@ class DuckDBStore(SqlStore):
     def _write(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         result = self._con.execute(sql, list(params))
         return result.fetchall() if result.description else []
+
+    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return arrow(self._con, sql, params)
+
+    def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+        names = ", ".join(data.column_names)
+        with self._registered(f"{name}_rows", data):
+            self._con.execute(f"INSERT INTO {name} ({names}) SELECT {names} FROM {name}_rows")
 
     # -- API keys: only this process can write the file, so its copy is all the keys ---------
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None:

@@ -9,6 +9,7 @@ primary key decides which writer stores it, and only that writer counts it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,11 +23,13 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from vigil.config import check_timezone
+from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.arrowderive import hourly_counts, local_time_columns
 from vigil.store.base import EVENT_INPUT_SCHEMA, StoreUnavailableError
 from vigil.store.batches import first_of_each_event
 from vigil.store.migrations.runner import HEAD_REVISION, upgrade
 from vigil.store.pgcopy import batch_csv
+from vigil.store.sessions import sessions_need_rebuild
 from vigil.store.sql import HOURLY_ORDER, POSTGRES, add_hourly_counts, upsert_hourly_counts
 from vigil.store.sql import local_time_columns as local_time_sql
 from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
@@ -36,6 +39,9 @@ BULK_PATH_MIN_ROWS = 2_000  # smaller batches always take the general path
 PROBE_SAMPLE = 64  # events of a batch looked up before trying the bulk path
 _TS = pa.timestamp("us", tz="UTC")
 CONNECT_TIMEOUT_S = 10
+# Advisory lock held from session maintenance to commit: writers re-pair one at a time, each
+# seeing what the previous one committed.
+SESSIONS_LOCK_KEY = 0x5649_4749_4C01
 
 STAGING_TABLE = """
     CREATE TEMP TABLE IF NOT EXISTS staged_batch (
@@ -78,12 +84,17 @@ class PostgresStore(SqlStore):
     other processes write concurrently); reads use a small pool of connections.
     """
 
-    def __init__(self, url: str, default_timezone: str = "UTC") -> None:
+    def __init__(self, url: str, default_timezone: str = "UTC",
+                 max_session: dt.timedelta = DEFAULT_MAX_SESSION) -> None:
+        if max_session <= dt.timedelta(0):
+            raise ValueError("max_session must be positive")
         self.url = url
         self.default_timezone = check_timezone(default_timezone)
+        self.session_max = max_session
         self.dialect = POSTGRES
         try:
-            if _revision(url) != HEAD_REVISION:
+            previous = _revision(url)
+            if previous != HEAD_REVISION:
                 upgrade(sqlalchemy_url(url))
             self._con = _connect(url)
         except psycopg.OperationalError as exc:
@@ -96,6 +107,8 @@ class PostgresStore(SqlStore):
         self._known_sources = self._load_sources()
         self._claims = psycopg.connect(url, autocommit=True, **_CONNECT_KWARGS)
         self._claims_lock = threading.Lock()
+        if sessions_need_rebuild(previous):
+            self.rebuild_sessions()
 
     # -- transactions (psycopg begins one with the first statement) -----------------------
     def _begin(self) -> None:
@@ -136,23 +149,49 @@ class PostgresStore(SqlStore):
             cur = self._con.execute(_placeholders(sql), list(params))
             return cur.fetchall() if cur.description else []
 
+    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        with self._lock:
+            cur = self._con.execute(_placeholders(sql), list(params))
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return pa.table({name: pa.array(list(column))
+                         for name, column in zip(names, columns, strict=True)})
+
+    def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
+        with self._lock, self._con.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) "
+                        "ON COMMIT DELETE ROWS")
+            cur.execute(f"TRUNCATE {name}")  # an earlier batch of this transaction
+            with cur.copy(f"COPY {name} ({', '.join(data.column_names)}) "
+                          "FROM STDIN (FORMAT csv)") as copy:
+                copy.write(batch_csv(data))
+            cur.execute(f"ANALYZE {name}")  # temp tables get no statistics otherwise
+
+    def _lock_sessions(self) -> None:
+        self._write("SELECT pg_advisory_xact_lock(?)", [SESSIONS_LOCK_KEY])
+
     def _load_sources(self) -> set[str]:
         return {row[0] for row in self._rows("SELECT source_id FROM sources")}
 
     # -- events -----------------------------------------------------------------------------
     def insert_events(self, batch: pa.Table) -> int:
-        """Insert new events and add exactly those to the hourly counts, in one transaction."""
+        """Insert new events and add exactly those to the hourly counts, and bring the
+        sessions in line, in one transaction."""
         if batch.num_rows == 0:
             return 0
         staged = first_of_each_event(batch.select(EVENT_INPUT_SCHEMA.names)
                                      .cast(EVENT_INPUT_SCHEMA))
         with self.transaction():
             self._add_sources(staged)
+            inserted = None
             if staged.num_rows >= BULK_PATH_MIN_ROWS and not self._any_stored(staged):
                 inserted = self._copy_all_new(staged)
-                if inserted is not None:
-                    return inserted
-            return self._insert_through_staging(staged)
+            if inserted is None:
+                inserted = self._insert_through_staging(staged)
+            if inserted:
+                self._maintain_sessions(staged)
+        return inserted
 
     def _insert_through_staging(self, staged: pa.Table) -> int:
         """The general path: stage, then insert what is new and count exactly that."""

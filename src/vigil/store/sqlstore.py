@@ -21,9 +21,11 @@ import pyarrow.compute as pc
 
 from vigil.config import check_timezone
 from vigil.model import ALL_LABELS
+from vigil.store.aggregate_tables import AggregateTables
 from vigil.store.alerts import AlertTables
 from vigil.store.anomalies import AnomalyTables
 from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
+from vigil.store.sessions import SessionTables
 from vigil.store.sql import (
     EVENT_COLUMNS,
     HOURLY_ORDER,
@@ -45,7 +47,7 @@ UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_re
                   "options, error, created_at, updated_at")
 
 
-class SqlStore(AnomalyTables, AlertTables, ABC):
+class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, ABC):
     """The shared part of the SQL stores; see the module docstring."""
 
     url: str
@@ -267,7 +269,8 @@ class SqlStore(AnomalyTables, AlertTables, ABC):
         )
 
     def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo:
-        """Set a source's zone; its events' local columns and hourly counts are re-derived.
+        """Set a source's zone; its events' local columns, hourly counts and sessions' local
+        columns are re-derived.
 
         Raises ``ValueError`` for a zone that is not a known IANA name.
         """
@@ -285,6 +288,7 @@ class SqlStore(AnomalyTables, AlertTables, ABC):
                 [timezone, timezone, timezone, source_id],
             )
             self.rebuild_hourly_counts(source_id)
+            self._relocalise_sessions(source_id, timezone)
             # Read inside the transaction: the change is not committed yet.
             rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
         return SourceInfo(*rows[0])

@@ -53,6 +53,14 @@ TABLES: dict[str, pa.Schema] = {
         ("local_date", pa.date32()), ("local_hour", pa.int16()), ("event_count", pa.int64()),
         ("confidence_micros", pa.int64()), ("confidence_count", pa.int64()),
     ]),
+    "sessions": pa.schema([
+        ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
+        ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
+        ("duration_ms", pa.int64()), ("status", pa.string()),
+        ("entry_event_id", pa.string()), ("exit_event_id", pa.string()),
+        ("local_date", pa.date32()), ("local_hour", pa.int16()),
+        ("local_weekday", pa.int16()), ("attributes", pa.string()),
+    ]),
     "anomalies": pa.schema([
         ("anomaly_id", pa.int64()), ("source_id", pa.string()), ("anomaly_type", pa.string()),
         ("label", pa.string()), ("event_id", pa.string()), ("window_start", _TS),
@@ -77,9 +85,13 @@ TABLES: dict[str, pa.Schema] = {
         ("last_error", pa.string()), ("payload", pa.string()), ("created_at", _TS),
         ("updated_at", _TS), ("delivered_at", _TS),
     ]),
+    "aggregates": pa.schema([
+        ("layer", pa.string()), ("detector", pa.string()), ("entity", pa.string()),
+        ("bucket", pa.date32()), ("fields", pa.string()), ("written_at", _TS),
+    ]),
 }
 JSON_COLUMNS = {"report", "options", "detections", "attributes", "components", "definition",
-                "payload"}
+                "payload", "fields"}
 Progress = Callable[[str, int], None]  # table, rows done so far
 
 

@@ -1,0 +1,242 @@
+"""Visit sessions in the ``sessions`` table, kept in step with the event log.
+
+Every session is stored once per grouping: ``camera`` (per person and source; ``zone`` is
+null) and ``zone`` (per person, source and zone; ``''`` for events without one), as
+:func:`vigil.dwell.pair_sessions` makes it, with the local date, hour, weekday and attributes
+of its *anchor* event (the entry, or the exit of an orphan exit) and ``anchor_ts`` its time.
+
+**Incremental maintenance** runs inside the ingest transaction for the groups (person, source,
+zone key) a batch touches. The key invariant: pairing only looks at neighbouring events, an
+entry always starts a new session and an orphan exit starts one too, so pairing a group's
+events from the anchor of one of its sessions on reproduces what full pairing gives from
+there. For a group whose batch events start at ``t0``, the sessions anchored before
+``since`` (the group's last anchor before ``t0``) cannot change; the others are deleted and
+re-paired from the group's events at ``since`` or later. Two details keep this exact:
+
+- An exit at ``since`` itself can close a kept session (at one instant exits sort before
+  entries); it is left out of the re-pairing.
+- A group with no session anchored before ``t0`` has no stored event before ``t0`` (every
+  stored entry/exit with a person belongs to a session of each grouping), so it is re-paired
+  from ``t0``: a new visitor costs a read of its own events, not of its whole history.
+  A store upgraded from a schema without sessions is therefore rebuilt once when opened.
+
+A trailing entry is ``open`` while the newest event of the store (``data_end``) is at most
+the maximum session after it; every insert moves ``data_end`` and times out the open
+sessions it overtakes, in any group. :meth:`SessionTables.rebuild_sessions` recomputes
+everything from the log; a property test checks that both ways give the same rows.
+Entry/exit rows without a person (``subject_id``) have no session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vigil.dwell.pairing import STATUSES, GroupBy, pair_sessions
+from vigil.store.sql import local_time_assignments
+from vigil.store.sqlaccess import SqlAccess
+
+log = logging.getLogger(__name__)
+
+GROUPINGS: tuple[GroupBy, ...] = ("camera", "zone")
+SESSIONS_REVISION = "0004"
+"""The schema revision that added the table: stores upgraded past it are rebuilt once."""
+CARRY = ("local_date", "local_hour", "local_weekday", "attributes")
+_TS = pa.timestamp("us", tz="UTC")
+SESSION_TABLE_SCHEMA = pa.schema([
+    ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
+    ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
+    ("duration_ms", pa.int64()), ("status", pa.string()), ("entry_event_id", pa.string()),
+    ("exit_event_id", pa.string()), ("local_date", pa.date32()), ("local_hour", pa.int16()),
+    ("local_weekday", pa.int16()), ("attributes", pa.string()),
+])
+"""The ``sessions`` table's columns, in order (``attributes`` as JSON text)."""
+PAIRING_INPUT = pa.schema([
+    ("event_id", pa.string()), ("source_id", pa.string()), ("event_type", pa.string()),
+    ("ts", _TS), ("subject_id", pa.string()), ("zone", pa.string()),
+    ("local_date", pa.date32()), ("local_hour", pa.int16()), ("local_weekday", pa.int16()),
+    ("attributes", pa.string()),
+])
+EVENT_SELECT = ("e.event_id, e.source_id, e.event_type, e.ts, e.subject_id, e.zone, "
+                "e.local_date, e.local_hour, e.local_weekday, "
+                "CAST(e.attributes AS TEXT) AS attributes")
+ENTRY_EXIT = "e.event_type IN ('entry', 'exit')"  # as the PostgreSQL partial index says
+
+KEYS_TABLE = "session_keys"
+KEY_COLUMNS = ("grouping VARCHAR, subject_id VARCHAR, source_id VARCHAR, zone_key VARCHAR, "
+               "t0 TIMESTAMPTZ, since TIMESTAMPTZ, skip_exit VARCHAR")
+_SAME_GROUP = ("s.grouping = k.grouping AND s.subject_id = k.subject_id "
+               "AND s.source_id = k.source_id AND coalesce(s.zone, '') = k.zone_key")
+SET_SINCE = (f"UPDATE {KEYS_TABLE} AS k SET since = (SELECT max(s.anchor_ts) FROM sessions s "
+             f"WHERE {_SAME_GROUP} AND s.anchor_ts < k.t0)")
+SET_SKIP_EXIT = (f"UPDATE {KEYS_TABLE} AS k SET skip_exit = (SELECT max(s.exit_event_id) "
+                 f"FROM sessions s WHERE {_SAME_GROUP} AND s.anchor_ts < k.since "
+                 "AND s.exit_ts = k.since) WHERE k.since IS NOT NULL")
+DELETE_REPAIRED = (f"DELETE FROM sessions AS s WHERE EXISTS (SELECT 1 FROM {KEYS_TABLE} k "
+                   f"WHERE {_SAME_GROUP} AND s.anchor_ts >= coalesce(k.since, k.t0))")
+GROUP_EVENTS = f"""
+    SELECT k.grouping, {EVENT_SELECT}
+    FROM {KEYS_TABLE} k JOIN events e
+      ON e.subject_id = k.subject_id AND e.source_id = k.source_id
+     AND e.ts >= coalesce(k.since, k.t0)
+     AND (k.grouping = 'camera' OR coalesce(e.zone, '') = k.zone_key)
+     AND (k.skip_exit IS NULL OR e.ts <> k.since OR e.event_id <> k.skip_exit)
+    WHERE {ENTRY_EXIT} AND e.ts >= ?
+"""
+"""The events to re-pair, per grouping; ``?`` is the earliest bound (DuckDB prunes by it)."""
+
+
+class SessionTables(SqlAccess):
+    """Session storage shared by the SQL stores; see the module docstring."""
+
+    session_max: dt.timedelta
+
+    # -- what a backend provides ---------------------------------------------------------
+    @abstractmethod
+    def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
+        """Make temp table ``name`` (``columns`` as in CREATE TABLE) hold just ``data``
+        (some of its columns), in the current transaction."""
+
+    @abstractmethod
+    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """A read's result as an Arrow table, seeing the current transaction's writes."""
+
+    @abstractmethod
+    def append_rows(self, table: str, data: pa.Table) -> None:
+        """Bulk-append rows (columns named as in the table)."""
+
+    def _lock_sessions(self) -> None:
+        """Serialise session maintenance between writing processes (none by default)."""
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def _maintain_sessions(self, staged: pa.Table) -> None:
+        """Bring the sessions in line with a batch just inserted, in its transaction."""
+        self._lock_sessions()
+        newest = pc.max(staged.column("ts")).as_py()
+        data_end = self._write("SELECT max(ts) FROM events WHERE ts >= ?", [newest])[0][0]
+        if data_end is None:
+            return
+        self._write("UPDATE sessions SET status = 'timed_out' "
+                    "WHERE status = 'open' AND entry_ts < ?", [data_end - self.session_max])
+        keys = affected_groups(staged)
+        if not keys.num_rows:
+            return
+        self._load_temp_table(KEYS_TABLE, KEY_COLUMNS, keys)
+        self._write(SET_SINCE)
+        pass
+        self._write(DELETE_REPAIRED)
+        lower = self._write(f"SELECT min(coalesce(since, t0)) FROM {KEYS_TABLE}")[0][0]
+        events = self._read_in_transaction(GROUP_EVENTS, [lower])
+        for grouping in GROUPINGS:
+            mine = events.filter(pc.equal(events.column("grouping"), grouping))
+            self._add_sessions(mine.drop_columns(["grouping"]), grouping, data_end)
+
+    def rebuild_sessions(self, source_id: str | None = None) -> dict[str, int]:
+        """Delete the sessions (of one source) and pair them again from the event log, in
+        one transaction; returns how many there are per status (grouping ``camera``)."""
+        where, params = ("source_id = ?", [source_id]) if source_id else ("TRUE", [])
+        of_source = "e.source_id = ?" if source_id else "TRUE"
+        with self.transaction():
+            self._lock_sessions()
+            self._write(f"DELETE FROM sessions WHERE {where}", params)
+            data_end = self._write("SELECT max(ts) FROM events")[0][0]
+            if data_end is not None:
+                events = self._read_in_transaction(
+                    f"SELECT {EVENT_SELECT} FROM events e WHERE {ENTRY_EXIT} "
+                    f"AND e.subject_id IS NOT NULL AND {of_source}", params)
+                for grouping in GROUPINGS:
+                    self._add_sessions(events, grouping, data_end)
+            rows = self._write("SELECT status, count(*) FROM sessions "
+                               f"WHERE grouping = 'camera' AND {where} GROUP BY status", params)
+        return _per_status(rows)
+
+    def _add_sessions(self, events: pa.Table, grouping: GroupBy, data_end: dt.datetime
+                      ) -> None:
+        """Pair ``events`` (of whole groups, from a session anchor on) and store them."""
+        if not events.num_rows:
+            return
+        sessions = session_rows(events.cast(PAIRING_INPUT), grouping, self.session_max,
+                                data_end)
+        if sessions.num_rows:
+            self.append_rows("sessions", sessions)
+
+    def _relocalise_sessions(self, source_id: str, timezone: str) -> None:
+        """Re-derive the local time of a source's sessions in its new zone (as its events'
+        local time is re-derived: the anchor event's local time stays the session's)."""
+        self._write(
+            f"UPDATE sessions SET {local_time_assignments('anchor_ts', 'CAST(? AS TEXT)')} "
+            "WHERE source_id = ?", [timezone, timezone, timezone, source_id])
+
+    # -- reading -------------------------------------------------------------------------------
+    def read_sessions(self, grouping: GroupBy = "camera", source_id: str | None = None
+                      ) -> pa.Table:
+        """The stored sessions of a grouping (of one source), sorted (schema
+        :data:`SESSION_TABLE_SCHEMA`)."""
+        where, params = ("AND source_id = ?", [source_id]) if source_id else ("", [])
+        columns = ", ".join("CAST(attributes AS TEXT) AS attributes" if name == "attributes"
+                            else name for name in SESSION_TABLE_SCHEMA.names)
+        table = self._read_table(
+            f"SELECT {columns} FROM sessions WHERE grouping = ? {where} ORDER BY subject_id, "
+            "source_id, zone, anchor_ts, entry_event_id, exit_event_id", [grouping, *params])
+        return table.cast(SESSION_TABLE_SCHEMA)
+
+    def count_sessions(self) -> dict[str, int]:
+        """How many sessions there are per status (grouping ``camera``)."""
+        return _per_status(self._rows("SELECT status, count(*) FROM sessions "
+                                      "WHERE grouping = 'camera' GROUP BY status"))
+
+
+def affected_groups(staged: pa.Table) -> pa.Table:
+    """``grouping, subject_id, source_id, zone_key, t0`` of each group the batch's entry/exit
+    rows fall in (``t0``: their earliest time); rows without a person are left out."""
+    wanted = pc.fill_null(pc.is_in(staged.column("event_type"), pa.array(["entry", "exit"])),
+                          False)
+    rows = staged.filter(wanted)
+    anonymous = rows.column("subject_id").null_count
+    if anonymous:
+        log.debug("%d entry/exit event(s) without a person: no session", anonymous)
+        rows = rows.filter(pc.is_valid(rows.column("subject_id")))
+    base = pa.table({"subject_id": rows.column("subject_id"),
+                     "source_id": rows.column("source_id"),
+                     "zone_key": pc.fill_null(rows.column("zone"), ""),
+                     "ts": rows.column("ts")})
+    parts = []
+    for grouping, key in (("camera", ["subject_id", "source_id"]),
+                          ("zone", ["subject_id", "source_id", "zone_key"])):
+        found = base.group_by(key, use_threads=False).aggregate([("ts", "min")])
+        zone_key = (found.column("zone_key") if grouping == "zone"
+                    else pa.array([""] * found.num_rows, pa.string()))
+        parts.append(pa.table({
+            "grouping": pa.array([grouping] * found.num_rows, pa.string()),
+            "subject_id": found.column("subject_id"), "source_id": found.column("source_id"),
+            "zone_key": zone_key, "t0": found.column("ts_min"),
+        }))
+    return pa.concat_tables(parts)
+
+
+def session_rows(events: pa.Table, grouping: GroupBy, max_session: dt.timedelta,
+                 data_end: dt.datetime) -> pa.Table:
+    """The ``sessions`` rows of ``events`` (schema :data:`PAIRING_INPUT`) for a grouping."""
+    sessions = pair_sessions(events, by=grouping, max_session=max_session, data_end=data_end,
+                             carry=CARRY)
+    anchor = pc.coalesce(sessions.column("entry_ts"), sessions.column("exit_ts"))
+    sessions = sessions.append_column(
+        "grouping", pa.array([grouping] * sessions.num_rows, pa.string()))
+    sessions = sessions.append_column("anchor_ts", anchor)
+    return sessions.select(SESSION_TABLE_SCHEMA.names).cast(SESSION_TABLE_SCHEMA)
+
+
+def sessions_need_rebuild(previous_revision: str | None) -> bool:
+    """Whether a schema just upgraded from ``previous_revision`` lacks its sessions."""
+    return previous_revision is not None and previous_revision < SESSIONS_REVISION
+
+
+def _per_status(rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
+    counts = {str(status): int(n) for status, n in rows}
+    return {status: counts.get(status, 0) for status in STATUSES}
