@@ -228,12 +228,14 @@ def vigil_csv_answers(csv: Path, zones: dict[str, str], clock: Clock) -> Answers
     return answers
 
 
-def vigil_stored_answers(db: Path, clock: Clock, passes: int) -> tuple[Answers, list[float]]:
-    """Open the store, answer; then ``passes - 1`` more passes on the open store."""
+def vigil_stored_answers(db: Path, clock: Clock, passes: int, memory_limit: str | None
+                         ) -> tuple[Answers, list[float]]:
+    """Open the store (DuckDB ``memory_limit`` as given, else the default), answer; then
+    ``passes - 1`` more passes on the open store."""
     from vigil.dwell.service import store_analytics
     from vigil.store import open_store
 
-    store = open_store(str(db))
+    store = open_store(str(db), **({"memory_limit": memory_limit} if memory_limit else {}))
     try:
         clock.lap("open_store")
         answers = vigil_answers(store_analytics(store), clock)
@@ -290,7 +292,7 @@ def build_store(csv: Path, db: Path, zones: dict[str, str], clock: Clock) -> Ans
 
 
 def run_variant(variant: str, path: Path, zones: dict[str, str], passes: int,
-                db: Path | None = None) -> dict[str, Any]:
+                db: Path | None = None, memory_limit: str | None = None) -> dict[str, Any]:
     """One variant's timed answers (and its further passes' totals)."""
     clock = Clock()
     warm: list[float] = []
@@ -299,7 +301,7 @@ def run_variant(variant: str, path: Path, zones: dict[str, str], passes: int,
     elif variant == "vigil_csv":
         answers = vigil_csv_answers(path, zones, clock)
     elif variant == "vigil_stored":
-        answers, warm = vigil_stored_answers(path, clock, passes)
+        answers, warm = vigil_stored_answers(path, clock, passes, memory_limit)
     elif variant == "build" and db is not None:
         answers = build_store(path, db, zones, clock)
     else:
@@ -328,10 +330,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--zones", default="{}", help="JSON {camera: IANA zone}")
     parser.add_argument("--passes", type=int, default=1)
     parser.add_argument("--db", type=Path, default=None, help="build: the new DuckDB file")
+    parser.add_argument("--memory-limit", default=None,
+                        help="vigil_stored: DuckDB memory_limit (default: Vigil's default)")
     args = parser.parse_args(argv)
     _preload(args.variant)()
     result = run_variant(args.variant, args.path, json.loads(args.zones), args.passes,
-                         args.db)
+                         args.db, args.memory_limit)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

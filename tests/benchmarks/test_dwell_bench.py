@@ -33,7 +33,7 @@ def test_dwell_benchmarks_run_small_and_match_pandas(tmp_path: Path,
     messages: list[str] = []
     results: dict[str, Any] = bench.run_dwell_benchmarks(
         tmp_path, rows=ROWS, api_rows=ROWS, rounds=1, stored_runs=1, api_requests=3,
-        log=messages.append)
+        probe_default_limit=False, log=messages.append)
 
     assert set(results) == set(bench.RESULT_KEYS)
     for _, benchmark, metric, op, _, _ in bench.TARGETS:  # every figure is present

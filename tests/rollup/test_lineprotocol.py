@@ -56,9 +56,9 @@ def unquote_influxql(quoted: str, quote: str) -> str:
 
 
 def acceptable(text: str) -> bool:
-    """The names check_name should take: no control character, no backslash that the
-    parser would read as an escape or that ends the name."""
-    return (bool(text) and not re.search(r"[\x00-\x1f\x7f]", text)
+    """The names check_name should take: no control character or lone surrogate, no
+    backslash that the parser would read as an escape or that ends the name."""
+    return (bool(text) and not re.search("[\x00-\x1f\x7f\ud800-\udfff]", text)
             and not re.search(r'\\([\\ ,="]|$)', text))
 
 

@@ -48,6 +48,10 @@ def test_public_names_resolve() -> None:
     ({"fields": {"n": 2**60}}, "2\\*\\*53"),
     ({"fields": {"n": {1, 2}}}, "cannot be stored"),
     ({"fields": {"n": [float("inf")]}}, "not JSON"),
+    ({"fields": {"s": "a\x00b"}}, "NUL"),
+    ({"fields": {"j": [{"k\x00": 1}]}}, "NUL"),
+    ({"fields": {"s": "\ud800"}}, "Unicode"),
+    ({"entity": "\udfff"}, "Unicode"),
 ])
 def test_bad_records_are_refused(changes: dict[str, Any], message: str) -> None:
     values: dict[str, Any] = {"layer": "daily", "detector": "hourly_counts", "entity": "cam",

@@ -75,7 +75,7 @@ def visits(draw: st.DrawFn) -> list[Row]:
                     "ts": at(step), "labels": ["person"], "subject_id": person,
                     "zone": draw(st.sampled_from([None, "door", "door"])),
                     "attributes": draw(attributes)})
-        step += draw(st.integers(0, 4))
+        step += draw(st.sampled_from([0, 0, 1, 2, 3, 4]))
         flip = draw(st.integers(0, 3)) > 0
         kind = ("exit" if kind == "entry" else "entry") if flip else kind
     return out
@@ -83,12 +83,19 @@ def visits(draw: st.DrawFn) -> list[Row]:
 
 @st.composite
 def batch_lists(draw: st.DrawFn) -> list[list[Row]]:
-    """Visits and loose events, some repeated later, shuffled and cut into batches."""
+    """Visits and loose events, some repeated later, cut into batches: in time order with a
+    few swapped (as streams arrive), or shuffled."""
     pool = [event for visit in draw(st.lists(visits(), min_size=1, max_size=5))
             for event in visit]
     pool += draw(st.lists(events(), max_size=10))
-    repeats = draw(st.lists(st.sampled_from(pool), max_size=6))
-    order = draw(st.permutations(pool + repeats))
+    pool += draw(st.lists(st.sampled_from(pool), max_size=6))  # repeats
+    if draw(st.booleans()):
+        order = draw(st.permutations(pool))
+    else:
+        order = sorted(pool, key=lambda event: event["ts"])
+        for a, b in draw(st.lists(st.tuples(*[st.integers(0, len(order) - 1)] * 2),
+                                  max_size=4)):
+            order[a], order[b] = order[b], order[a]
     if len(order) < 2:
         return [order]
     cuts = sorted(draw(st.lists(st.integers(1, len(order) - 1), min_size=1, max_size=12)))

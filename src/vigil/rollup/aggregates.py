@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
@@ -171,7 +171,10 @@ def check_field(name: str, value: Any) -> None:
     check_name(name, "field name")
     if name in RESERVED_FIELDS or name.endswith(JSON_SUFFIX):
         raise ValueError(f"field name {name!r} is reserved (time, entity, layer, *{JSON_SUFFIX})")
-    if isinstance(value, bool | str):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        check_text(value, f"field {name!r}")
         return
     if isinstance(value, int):
         if abs(value) > MAX_EXACT_INT:
@@ -186,9 +189,34 @@ def check_field(name: str, value: Any) -> None:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"field {name!r} is not JSON: {exc}") from exc
+        for text in _json_strings(value):
+            check_text(text, f"field {name!r}")
         return
     raise ValueError(f"field {name!r}: {type(value).__name__} values cannot be stored "
                      "(numbers, strings, booleans, lists and dicts can)")
+
+
+def check_text(text: str, what: str) -> None:
+    """Text every store keeps: UTF-8 without NUL (PostgreSQL's JSON cannot hold it)."""
+    if "\x00" in text:
+        raise ValueError(f"{what}: NUL characters cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{what} is not valid Unicode text: {exc}") from exc
+
+
+def _json_strings(value: Any) -> Iterator[str]:
+    """Every string (keys too) inside a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings(key)
+            yield from _json_strings(item)
 
 
 # -- the shared field codec ----------------------------------------------------------------

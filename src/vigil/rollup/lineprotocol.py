@@ -35,6 +35,7 @@ _TAG_SPECIAL = re.compile(r"([, =])")
 _FIELD_KEY_SPECIAL = re.compile(r'([, ="])')
 _BAD_BACKSLASH = re.compile(r'\\(?:[\\ ,="]|$)')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class LineProtocolError(ValueError):
@@ -47,6 +48,8 @@ def check_name(text: str, what: str, *, measurement: bool = False) -> str:
         raise LineProtocolError(f"{what} must not be empty")
     if _CONTROL.search(text):
         raise LineProtocolError(f"{what} {text!r} contains a control character")
+    if _SURROGATE.search(text):
+        raise LineProtocolError(f"{what} {text!r} is not valid Unicode text")
     if _BAD_BACKSLASH.search(text):
         raise LineProtocolError(f"{what} {text!r}: a backslash may not end it or precede "
                                 "a backslash, space, comma, '=' or '\"'")

@@ -129,7 +129,7 @@ class SessionTables(SqlAccess):
             return
         self._load_temp_table(KEYS_TABLE, KEY_COLUMNS, keys)
         self._write(SET_SINCE)
-        pass
+        self._write(SET_SKIP_EXIT)
         self._write(DELETE_REPAIRED)
         lower = self._write(f"SELECT min(coalesce(since, t0)) FROM {KEYS_TABLE}")[0][0]
         events = self._read_in_transaction(GROUP_EVENTS, [lower])
