@@ -28,7 +28,7 @@ def test_new_file_is_migrated_to_head_and_reopening_keeps_data(tmp_path: Path) -
                   .fetchall()}
     finally:
         con.close()
-    assert {"events", "sources", "hourly_counts", "api_keys", "uploads"} <= tables
+    assert {"events", "sources", "hourly_counts", "api_keys", "uploads", "sessions"} <= tables
     reopened = open_store(str(path))
     try:
         assert reopened.source_timezones() == {"cam": "Europe/Berlin"}

@@ -51,6 +51,9 @@ def snapshot(store: Store) -> dict[str, Any]:
         "upload": (upload.status, upload.report, upload.options, upload.rows_read),
         "dead_letters": [(d.dead_letter_id, d.reason, d.payload)
                          for d in store.list_dead_letters(10)],
+        "sessions": [{**s, "attributes": json.loads(s["attributes"] or "null")}
+                     for grouping in ("camera", "zone")
+                     for s in store.read_sessions(grouping).to_pylist()],
     }
 
 
@@ -66,6 +69,7 @@ def test_round_trip_to_the_other_backend(store: Store, backend: str, tmp_path: P
     before = snapshot(store)
     summary = export_store(store, tmp_path / "export")
     assert summary.rows["events"] == 3 and summary.rows["dead_letters"] == 1
+    assert summary.rows["sessions"] == 2  # the entry, per camera and per zone
 
     target = open_store(other_url(backend, tmp_path, request))
     try:

@@ -133,9 +133,8 @@ class SessionTables(SqlAccess):
         self._write(DELETE_REPAIRED)
         lower = self._write(f"SELECT min(coalesce(since, t0)) FROM {KEYS_TABLE}")[0][0]
         events = self._read_in_transaction(GROUP_EVENTS, [lower])
-        for grouping in GROUPINGS:
-            mine = events.filter(pc.equal(events.column("grouping"), grouping))
-            self._add_sessions(mine.drop_columns(["grouping"]), grouping, data_end)
+        self._add_sessions({g: events.filter(pc.equal(events.column("grouping"), g))
+                            .drop_columns(["grouping"]) for g in GROUPINGS}, data_end)
 
     def rebuild_sessions(self, source_id: str | None = None) -> dict[str, int]:
         """Delete the sessions (of one source) and pair them again from the event log, in
@@ -150,21 +149,18 @@ class SessionTables(SqlAccess):
                 events = self._read_in_transaction(
                     f"SELECT {EVENT_SELECT} FROM events e WHERE {ENTRY_EXIT} "
                     f"AND e.subject_id IS NOT NULL AND {of_source}", params)
-                for grouping in GROUPINGS:
-                    self._add_sessions(events, grouping, data_end)
+                self._add_sessions({g: events for g in GROUPINGS}, data_end)
             rows = self._write("SELECT status, count(*) FROM sessions "
                                f"WHERE grouping = 'camera' AND {where} GROUP BY status", params)
         return _per_status(rows)
 
-    def _add_sessions(self, events: pa.Table, grouping: GroupBy, data_end: dt.datetime
-                      ) -> None:
-        """Pair ``events`` (of whole groups, from a session anchor on) and store them."""
-        if not events.num_rows:
-            return
-        sessions = session_rows(events.cast(PAIRING_INPUT), grouping, self.session_max,
-                                data_end)
-        if sessions.num_rows:
-            self.append_rows("sessions", sessions)
+    def _add_sessions(self, events: dict[GroupBy, pa.Table], data_end: dt.datetime) -> None:
+        """Pair the events of each grouping (whole groups, each from a session anchor on)
+        and store the sessions."""
+        parts = [session_rows(table.cast(PAIRING_INPUT), grouping, self.session_max, data_end)
+                 for grouping, table in events.items() if table.num_rows]
+        if parts:
+            self.append_rows("sessions", pa.concat_tables(parts))
 
     def _relocalise_sessions(self, source_id: str, timezone: str) -> None:
         """Re-derive the local time of a source's sessions in its new zone (as its events'
