@@ -396,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         checks = doc["checks"]
     write_json(doc, args.out)
     print_table(doc)
+    if args.merge:
+        log(f"this run took {run['duration_s']} s (the table shows the merged file)")
     log(f"results written to {args.out}")
     broken = any(c["status"] == "fail" and c["kind"] == "correctness" for c in checks) or any(
         isinstance(v, dict) and "error" in v for v in results.values())
