@@ -1,15 +1,16 @@
 """The ``sessions`` table, kept in the insert transaction: the hard cases end to end.
 
 Each test inserts batches through ``insert_events`` into a real store (DuckDB and
-PostgreSQL) and reads the stored sessions back; every test also checks that a rebuild from
-the event log gives the same rows.
+PostgreSQL) and reads the stored sessions back; most also check that a rebuild from the
+event log leaves the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+import threading
+import time
 from typing import Any, NamedTuple
 
 import duckdb
@@ -17,7 +18,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from vigil.dwell import pair_sessions
+from vigil.dwell import GroupBy, pair_sessions
 from vigil.store import EventFilter, Store, open_store, postgres
 from vigil.store.base import EVENT_INPUT_SCHEMA
 
@@ -52,7 +53,7 @@ def insert(store: Store, *events: Ev) -> int:
     return store.insert_events(batch(*events))
 
 
-def brief(store: Store, grouping: str = "camera") -> list[tuple[Any, ...]]:
+def brief(store: Store, grouping: GroupBy = "camera") -> list[tuple[Any, ...]]:
     """(subject, zone, status, entry id, exit id, duration ms) of each stored session."""
     return [(s["subject_id"], s["zone"], s["status"], s["entry_event_id"], s["exit_event_id"],
              s["duration_ms"]) for s in store.read_sessions(grouping).to_pylist()]
@@ -255,8 +256,7 @@ def test_postgres_bulk_path_keeps_sessions(pg_url: str, monkeypatch: pytest.Monk
         store.close()
 
 
-def test_a_store_upgraded_from_0003_gets_its_sessions(store_url: str, backend: str,
-                                                      tmp_path: Path) -> None:
+def test_a_store_upgraded_from_0003_gets_its_sessions(store_url: str, backend: str) -> None:
     store = open_store(store_url)
     insert(store, Ev("a", "entry", 0), Ev("b", "exit", 2), Ev("c", "entry", 3, "p2"))
     expected = full(store)
@@ -277,3 +277,38 @@ def test_a_store_upgraded_from_0003_gets_its_sessions(store_url: str, backend: s
         assert upgraded.count_sessions()["complete"] == 1
     finally:
         upgraded.close()
+
+
+def test_a_rolled_back_insert_does_not_hold_back_time_outs(store: Store) -> None:
+    insert(store, Ev("a", "entry", 0))
+    with pytest.raises(RuntimeError), store.transaction():
+        insert(store, Ev("m", "motion", 5 * 60, None, "cam2"))
+        raise RuntimeError("rolled back")
+    assert brief(store) == [("p1", None, "open", "a", None, None)]
+    insert(store, Ev("n", "motion", 4 * 60 + 1, None, "cam2"))  # earlier than the lost one
+    assert brief(store) == [("p1", None, "timed_out", "a", None, None)]
+
+
+def test_concurrent_postgres_writers_see_each_others_events(pg_url: str) -> None:
+    """The second writer re-pairs only after the first has committed its entry."""
+    first, second = open_store(pg_url), open_store(pg_url)
+    try:
+        first.set_source_timezone("cam1", "UTC")
+        started = threading.Event()
+
+        def insert_exit() -> None:
+            started.wait()
+            insert(second, Ev("x", "exit", 5))
+
+        thread = threading.Thread(target=insert_exit)
+        thread.start()
+        with first.transaction():
+            insert(first, Ev("n", "entry", 0))
+            started.set()
+            time.sleep(0.3)  # the exit is inserted meanwhile; its sessions wait
+        thread.join()
+        assert brief(first) == [("p1", None, "complete", "n", "x", 300_000)]
+        assert_rebuild_agrees(first)
+    finally:
+        first.close()
+        second.close()

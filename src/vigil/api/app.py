@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -40,7 +41,8 @@ def open_state(settings: Settings, store: Store | None = None) -> AppState:
     """Open the store (unless given) and the cache; start the writer, the upload processor
     and, when configured, the MQTT ingestor."""
     store = store or open_store(settings.db, settings.default_timezone,
-                                settings.duckdb_memory_limit)
+                                settings.duckdb_memory_limit,
+                                max_session=dt.timedelta(hours=settings.session_max_hours))
     cache = open_cache(settings.redis_url)
     listeners: list[Callable[[], None]] = [cache.invalidate]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.base import (
     DeadLetter,
     EventFilter,
@@ -40,16 +39,17 @@ def is_postgres_url(url: str) -> bool:
 
 
 def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB",
-               max_session: dt.timedelta = DEFAULT_MAX_SESSION) -> Store:
+               max_session: dt.timedelta | None = None) -> Store:
     """Open the store named by ``url``: ``postgresql://…``, or a DuckDB file path
     (or ``duckdb:///path``). The schema is migrated to the newest revision first.
 
     ``max_session`` is the longest visit: an entry with no exit that long after it is
-    closed as ``timed_out`` (see :mod:`vigil.dwell.pairing`)."""
+    closed as ``timed_out`` (default :data:`vigil.dwell.DEFAULT_MAX_SESSION`)."""
+    sessions = {} if max_session is None else {"max_session": max_session}
     if is_postgres_url(url):
         from vigil.store.postgres import PostgresStore  # psycopg loads only when needed
 
-        return PostgresStore(url, default_timezone=default_timezone, max_session=max_session)
+        return PostgresStore(url, default_timezone=default_timezone, **sessions)
     path = url.removeprefix("duckdb:///").removeprefix("duckdb://")
     return DuckDBStore(path, default_timezone=default_timezone, memory_limit=memory_limit,
-                       max_session=max_session)
+                       **sessions)

@@ -6,13 +6,15 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from vigil.dwell.pairing import GroupBy
 from vigil.store.alerts import DeliveryOutcome, NewDelivery
 from vigil.store.anomalies import AnomalyFilter, NewAnomaly, SavedAnomaly
+
+if TYPE_CHECKING:  # vigil.dwell may import this module: no cycle at run time
+    from vigil.dwell.pairing import GroupBy
 
 # Columns of a finalised batch handed to ``insert_events``, in order.
 EVENT_INPUT_SCHEMA = pa.schema(

@@ -109,6 +109,7 @@ class DuckDBStore(SqlStore):
     def _after_rollback(self) -> None:
         """Forget what the rolled-back transaction did to this object's caches and views."""
         self._known_sources = self._load_sources()
+        self._sessions_data_end = None
         while self._views_to_drop:
             self._con.unregister(self._views_to_drop.pop())
 
@@ -189,8 +190,9 @@ class DuckDBStore(SqlStore):
         result = self._con.execute(sql, list(params))
         return result.fetchall() if result.description else []
 
-    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        return arrow(self._con, sql, params)
+    def _read_in_transaction(self, sql: str, params: Sequence[Any], schema: pa.Schema
+                             ) -> pa.Table:
+        return arrow(self._con, sql, params).cast(schema)
 
     def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
         self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
@@ -232,6 +234,7 @@ class DuckDBStore(SqlStore):
             self._batch_no = int(self._write(
                 "SELECT coalesce(max(ingest_batch), 0) FROM events")[0][0])
             self._known_sources = self._load_sources()
+            self._sessions_data_end = None
             self._keys = {h: (k, s) for h, k, s in
                           self._write("SELECT key_hash, key_id, scope FROM api_keys")}
 

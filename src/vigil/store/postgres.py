@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
@@ -39,6 +41,7 @@ BULK_PATH_MIN_ROWS = 2_000  # smaller batches always take the general path
 PROBE_SAMPLE = 64  # events of a batch looked up before trying the bulk path
 _TS = pa.timestamp("us", tz="UTC")
 CONNECT_TIMEOUT_S = 10
+CSV_BLOCK_BYTES = 16 * 1024 * 1024  # a row read back by COPY must fit in one block
 # Advisory lock held from session maintenance to commit: writers re-pair one at a time, each
 # seeing what the previous one committed.
 SESSIONS_LOCK_KEY = 0x5649_4749_4C01
@@ -124,6 +127,7 @@ class PostgresStore(SqlStore):
     def _rollback(self) -> None:
         self._con.rollback()
         self._known_sources = self._load_sources()
+        self._sessions_data_end = None
 
     @staticmethod
     def is_retryable(exc: BaseException) -> bool:
@@ -149,14 +153,19 @@ class PostgresStore(SqlStore):
             cur = self._con.execute(_placeholders(sql), list(params))
             return cur.fetchall() if cur.description else []
 
-    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        with self._lock:
-            cur = self._con.execute(_placeholders(sql), list(params))
-            names = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        return pa.table({name: pa.array(list(column))
-                         for name, column in zip(names, columns, strict=True)})
+    _prune_by_time = False  # its indexes find each group's rows (see SessionTables)
+
+    def _read_in_transaction(self, sql: str, params: Sequence[Any], schema: pa.Schema
+                             ) -> pa.Table:
+        """Copied out as CSV and parsed by Arrow: many times faster than rows of Python
+        objects (the parameters are bound on the client: COPY takes none)."""
+        out = io.BytesIO()
+        with self._lock, self._con.cursor() as cur, cur.copy(
+                f"COPY ({_placeholders(sql)}) TO STDOUT (FORMAT csv, HEADER)",
+                list(params)) as copy:
+            for block in copy:
+                out.write(block)
+        return _csv_table(out.getvalue(), schema)
 
     def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
         with self._lock, self._con.cursor() as cur:
@@ -278,6 +287,7 @@ class PostgresStore(SqlStore):
             self._write("SELECT setval('ingest_batch_seq', "
                         "coalesce((SELECT max(ingest_batch) FROM events), 0) + 1, false)")
             self._known_sources = {row[0] for row in self._write("SELECT source_id FROM sources")}
+            self._sessions_data_end = None
 
     # -- API keys: other processes may add keys, so they are read from the database --------
     def find_api_key(self, key_hash: str) -> tuple[str, str] | None:
@@ -315,6 +325,17 @@ _CONNECT_KWARGS: dict[str, Any] = {"options": "-c TimeZone=UTC",
 
 def _connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(url, **_CONNECT_KWARGS)
+
+
+def _csv_table(data: bytes, schema: pa.Schema) -> pa.Table:
+    """The CSV (with a header) that ``COPY … TO STDOUT (FORMAT csv)`` wrote, as ``schema``:
+    an empty field is NULL, a quoted empty one the empty string."""
+    table = pcsv.read_csv(
+        io.BytesIO(data), read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                            quoted_strings_can_be_null=False))
+    return table.select(schema.names).cast(schema)
 
 
 def _lock_key(upload_id: str) -> int:

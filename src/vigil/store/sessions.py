@@ -24,7 +24,9 @@ A trailing entry is ``open`` while the newest event of the store (``data_end``) 
 the maximum session after it; every insert moves ``data_end`` and times out the open
 sessions it overtakes, in any group. :meth:`SessionTables.rebuild_sessions` recomputes
 everything from the log; a property test checks that both ways give the same rows.
-Entry/exit rows without a person (``subject_id``) have no session.
+Entry/exit rows without a person (``subject_id``) have no session. Writers in several
+processes (PostgreSQL) take turns: each holds a lock from its maintenance to its commit, so
+each re-pairs over what the others committed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ SESSIONS_REVISION = "0004"
 """The schema revision that added the table: stores upgraded past it are rebuilt once."""
 CARRY = ("local_date", "local_hour", "local_weekday", "attributes")
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SESSION_TABLE_SCHEMA = pa.schema([
     ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
     ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
@@ -78,8 +81,9 @@ SET_SINCE = (f"UPDATE {KEYS_TABLE} AS k SET since = (SELECT max(s.anchor_ts) FRO
 SET_SKIP_EXIT = (f"UPDATE {KEYS_TABLE} AS k SET skip_exit = (SELECT max(s.exit_event_id) "
                  f"FROM sessions s WHERE {_SAME_GROUP} AND s.anchor_ts < k.since "
                  "AND s.exit_ts = k.since) WHERE k.since IS NOT NULL")
-DELETE_REPAIRED = (f"DELETE FROM sessions AS s WHERE EXISTS (SELECT 1 FROM {KEYS_TABLE} k "
-                   f"WHERE {_SAME_GROUP} AND s.anchor_ts >= coalesce(k.since, k.t0))")
+DELETE_REPAIRED = (f"DELETE FROM sessions AS s USING {KEYS_TABLE} k WHERE {_SAME_GROUP} "
+                   "AND s.anchor_ts >= coalesce(k.since, k.t0) AND s.anchor_ts >= ?")
+"""Delete the sessions to re-pair; ``?`` is the earliest bound (DuckDB prunes by it)."""
 GROUP_EVENTS = f"""
     SELECT k.grouping, {EVENT_SELECT}
     FROM {KEYS_TABLE} k JOIN events e
@@ -87,15 +91,23 @@ GROUP_EVENTS = f"""
      AND e.ts >= coalesce(k.since, k.t0)
      AND (k.grouping = 'camera' OR coalesce(e.zone, '') = k.zone_key)
      AND (k.skip_exit IS NULL OR e.ts <> k.since OR e.event_id <> k.skip_exit)
-    WHERE {ENTRY_EXIT} AND e.ts >= ?
+    WHERE {ENTRY_EXIT}
 """
-"""The events to re-pair, per grouping; ``?`` is the earliest bound (DuckDB prunes by it)."""
+"""The events to re-pair, per grouping."""
+GROUP_EVENTS_SCHEMA = pa.schema([("grouping", pa.string()), *PAIRING_INPUT])
 
 
 class SessionTables(SqlAccess):
     """Session storage shared by the SQL stores; see the module docstring."""
 
     session_max: dt.timedelta
+    _prune_by_time = True
+    """Whether to bound the scan of the groups' events by their earliest time (DuckDB
+    prunes row groups by it; PostgreSQL's planner would take it for a range scan of every
+    group's events instead of looking each group up in its index)."""
+    _sessions_data_end: dt.datetime | None = None
+    """The data end the sessions were last brought to in this process (``None``: unknown).
+    Data ends only move forward, so it is a floor; a rollback must forget it."""
 
     # -- what a backend provides ---------------------------------------------------------
     @abstractmethod
@@ -104,8 +116,10 @@ class SessionTables(SqlAccess):
         (some of its columns), in the current transaction."""
 
     @abstractmethod
-    def _read_in_transaction(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """A read's result as an Arrow table, seeing the current transaction's writes."""
+    def _read_in_transaction(self, sql: str, params: Sequence[Any], schema: pa.Schema
+                             ) -> pa.Table:
+        """A read's result as an Arrow table of ``schema`` (its columns, in order), seeing
+        the current transaction's writes."""
 
     @abstractmethod
     def append_rows(self, table: str, data: pa.Table) -> None:
@@ -122,19 +136,31 @@ class SessionTables(SqlAccess):
         data_end = self._write("SELECT max(ts) FROM events WHERE ts >= ?", [newest])[0][0]
         if data_end is None:
             return
-        self._write("UPDATE sessions SET status = 'timed_out' "
-                    "WHERE status = 'open' AND entry_ts < ?", [data_end - self.session_max])
+        self._time_out(data_end)
         keys = affected_groups(staged)
         if not keys.num_rows:
             return
         self._load_temp_table(KEYS_TABLE, KEY_COLUMNS, keys)
         self._write(SET_SINCE)
         self._write(SET_SKIP_EXIT)
-        self._write(DELETE_REPAIRED)
         lower = self._write(f"SELECT min(coalesce(since, t0)) FROM {KEYS_TABLE}")[0][0]
-        events = self._read_in_transaction(GROUP_EVENTS, [lower])
+        self._write(DELETE_REPAIRED, [lower])
+        bound, params = (" AND e.ts >= ?", [lower]) if self._prune_by_time else ("", [])
+        events = self._read_in_transaction(GROUP_EVENTS + bound, params, GROUP_EVENTS_SCHEMA)
         self._add_sessions({g: events.filter(pc.equal(events.column("grouping"), g))
                             .drop_columns(["grouping"]) for g in GROUPINGS}, data_end)
+
+    def _time_out(self, data_end: dt.datetime) -> None:
+        """Close the open sessions that ``data_end`` leaves more than the longest visit
+        behind. None is open before the data end of the last maintenance minus the longest
+        visit, so only the sessions anchored since are looked at (DuckDB prunes by that)."""
+        seen = self._sessions_data_end
+        if seen is not None and data_end <= seen:
+            return
+        floor = seen - self.session_max if seen is not None else _EPOCH
+        self._write("UPDATE sessions SET status = 'timed_out' WHERE status = 'open' "
+                    "AND anchor_ts >= ? AND entry_ts < ?", [floor, data_end - self.session_max])
+        self._sessions_data_end = data_end
 
     def rebuild_sessions(self, source_id: str | None = None) -> dict[str, int]:
         """Delete the sessions (of one source) and pair them again from the event log, in
@@ -148,7 +174,7 @@ class SessionTables(SqlAccess):
             if data_end is not None:
                 events = self._read_in_transaction(
                     f"SELECT {EVENT_SELECT} FROM events e WHERE {ENTRY_EXIT} "
-                    f"AND e.subject_id IS NOT NULL AND {of_source}", params)
+                    f"AND e.subject_id IS NOT NULL AND {of_source}", params, PAIRING_INPUT)
                 self._add_sessions({g: events for g in GROUPINGS}, data_end)
             rows = self._write("SELECT status, count(*) FROM sessions "
                                f"WHERE grouping = 'camera' AND {where} GROUP BY status", params)
@@ -157,7 +183,7 @@ class SessionTables(SqlAccess):
     def _add_sessions(self, events: dict[GroupBy, pa.Table], data_end: dt.datetime) -> None:
         """Pair the events of each grouping (whole groups, each from a session anchor on)
         and store the sessions."""
-        parts = [session_rows(table.cast(PAIRING_INPUT), grouping, self.session_max, data_end)
+        parts = [session_rows(table, grouping, self.session_max, data_end)
                  for grouping, table in events.items() if table.num_rows]
         if parts:
             self.append_rows("sessions", pa.concat_tables(parts))
