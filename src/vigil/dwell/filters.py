@@ -124,47 +124,31 @@ def check_dimensions(dimensions: tuple[str, ...], allowed: tuple[str, ...] | Non
 
 def session_where(flt: AnalyticsFilter) -> tuple[str, list[Any]]:
     """The WHERE clause (without the keyword) selecting the filter's sessions."""
-    conditions: list[str] = ["grouping = ?"]
-    params: list[Any] = [flt.by]
-    if flt.start_date is not None:
-        conditions.append("local_date >= ?")
-        params.append(flt.start_date)
-    if flt.end_date is not None:
-        conditions.append("local_date <= ?")
-        params.append(flt.end_date)
-    if flt.start is not None:
-        conditions.append("anchor_ts >= ?")
-        params.append(flt.start)
-    if flt.end is not None:
-        conditions.append("anchor_ts < ?")
-        params.append(flt.end)
-    _common(flt, conditions, params)
-    return " AND ".join(conditions), params
+    return _where(flt, ["grouping = ?"], [flt.by], ts_sql="anchor_ts", zone_sql="zone")
 
 
 def event_where(flt: AnalyticsFilter) -> tuple[str, list[Any]]:
     """The WHERE clause selecting the events the filter covers (the same cameras, zone,
     person, attributes and period, by the event's own time)."""
-    conditions: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if flt.start_date is not None:
-        conditions.append("local_date >= ?")
-        params.append(flt.start_date)
-    if flt.end_date is not None:
-        conditions.append("local_date <= ?")
-        params.append(flt.end_date)
-    if flt.start is not None:
-        conditions.append("ts >= ?")
-        params.append(flt.start)
-    if flt.end is not None:
-        conditions.append("ts < ?")
-        params.append(flt.end)
-    _common(flt, conditions, params, zone_sql="coalesce(zone, '')")
+    return _where(flt, ["TRUE"], [], ts_sql="ts", zone_sql="coalesce(zone, '')")
+
+
+def _where(flt: AnalyticsFilter, conditions: list[str], params: list[Any], ts_sql: str,
+           zone_sql: str) -> tuple[str, list[Any]]:
+    """``conditions`` and the filter's own, joined: the period (local days and instants,
+    the latter on ``ts_sql``), then :func:`_common`."""
+    for condition, value in (("local_date >= ?", flt.start_date),
+                             ("local_date <= ?", flt.end_date),
+                             (f"{ts_sql} >= ?", flt.start), (f"{ts_sql} < ?", flt.end)):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    _common(flt, conditions, params, zone_sql)
     return " AND ".join(conditions), params
 
 
 def _common(flt: AnalyticsFilter, conditions: list[str], params: list[Any],
-            zone_sql: str = "zone") -> None:
+            zone_sql: str) -> None:
     """Conditions shared by sessions and events: cameras, zone, person, attributes."""
     if flt.cameras:
         conditions.append(f"source_id IN ({', '.join('?' for _ in flt.cameras)})")
