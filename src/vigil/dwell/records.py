@@ -14,26 +14,34 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.dwell.pairing import DEFAULT_MAX_SESSION, SESSION_SCHEMA, GroupBy, pair_sessions
+from vigil.dwell.pairing import DEFAULT_MAX_SESSION, GroupBy, pair_sessions
 
-__all__ = ["CARRIED", "GROUPINGS", "STORED_SESSION_COLUMNS", "session_records"]
+__all__ = ["CARRIED", "GROUPINGS", "SESSION_TABLE_SCHEMA", "all_session_records",
+           "session_records"]
 
 GROUPINGS: tuple[GroupBy, ...] = ("camera", "zone")
 CARRIED = ("local_date", "local_hour", "local_weekday", "attributes")
-STORED_SESSION_COLUMNS = ("grouping", *SESSION_SCHEMA.names[:3], "anchor_ts",
-                          *SESSION_SCHEMA.names[3:], *CARRIED)
+_TS = pa.timestamp("us", tz="UTC")
+SESSION_TABLE_SCHEMA = pa.schema([
+    ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
+    ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
+    ("duration_ms", pa.int64()), ("status", pa.string()), ("entry_event_id", pa.string()),
+    ("exit_event_id", pa.string()), ("local_date", pa.date32()), ("local_hour", pa.int16()),
+    ("local_weekday", pa.int16()), ("attributes", pa.string()),
+])
+"""The ``sessions`` table's columns, in order (``attributes`` as JSON text)."""
 
 
 def session_records(events: pa.Table, grouping: GroupBy, data_end: datetime,
                     max_session: timedelta = DEFAULT_MAX_SESSION) -> pa.Table:
-    """The sessions of ``events`` for one grouping, in :data:`STORED_SESSION_COLUMNS` order."""
+    """The sessions of ``events`` for one grouping, shaped as :data:`SESSION_TABLE_SCHEMA`."""
     sessions = pair_sessions(events, by=grouping, max_session=max_session, data_end=data_end,
                              carry=CARRIED)
     anchor = pc.coalesce(sessions.column("entry_ts"), sessions.column("exit_ts"))
     sessions = sessions.append_column("grouping", pa.array([grouping] * sessions.num_rows,
                                                            pa.string()))
     sessions = sessions.append_column("anchor_ts", anchor)
-    return sessions.select(list(STORED_SESSION_COLUMNS))
+    return sessions.select(SESSION_TABLE_SCHEMA.names).cast(SESSION_TABLE_SCHEMA)
 
 
 def all_session_records(events: pa.Table, data_end: datetime,

@@ -40,26 +40,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.dwell.pairing import STATUSES, GroupBy, pair_sessions
+from vigil.dwell.pairing import STATUSES, GroupBy
+from vigil.dwell.records import GROUPINGS, SESSION_TABLE_SCHEMA, session_records
 from vigil.store.sql import local_time_assignments
 from vigil.store.sqlaccess import SqlAccess
 
 log = logging.getLogger(__name__)
 
-GROUPINGS: tuple[GroupBy, ...] = ("camera", "zone")
 SESSIONS_REVISION = "0004"
 """The schema revision that added the table: stores upgraded past it are rebuilt once."""
-CARRY = ("local_date", "local_hour", "local_weekday", "attributes")
 _TS = pa.timestamp("us", tz="UTC")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-SESSION_TABLE_SCHEMA = pa.schema([
-    ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
-    ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
-    ("duration_ms", pa.int64()), ("status", pa.string()), ("entry_event_id", pa.string()),
-    ("exit_event_id", pa.string()), ("local_date", pa.date32()), ("local_hour", pa.int16()),
-    ("local_weekday", pa.int16()), ("attributes", pa.string()),
-])
-"""The ``sessions`` table's columns, in order (``attributes`` as JSON text)."""
 PAIRING_INPUT = pa.schema([
     ("event_id", pa.string()), ("source_id", pa.string()), ("event_type", pa.string()),
     ("ts", _TS), ("subject_id", pa.string()), ("zone", pa.string()),
@@ -183,7 +174,7 @@ class SessionTables(SqlAccess):
     def _add_sessions(self, events: dict[GroupBy, pa.Table], data_end: dt.datetime) -> None:
         """Pair the events of each grouping (whole groups, each from a session anchor on)
         and store the sessions."""
-        parts = [session_rows(table, grouping, self.session_max, data_end)
+        parts = [session_records(table, grouping, data_end, self.session_max)
                  for grouping, table in events.items() if table.num_rows]
         if parts:
             self.append_rows("sessions", pa.concat_tables(parts))
@@ -240,18 +231,6 @@ def affected_groups(staged: pa.Table) -> pa.Table:
             "zone_key": zone_key, "t0": found.column("ts_min"),
         }))
     return pa.concat_tables(parts)
-
-
-def session_rows(events: pa.Table, grouping: GroupBy, max_session: dt.timedelta,
-                 data_end: dt.datetime) -> pa.Table:
-    """The ``sessions`` rows of ``events`` (schema :data:`PAIRING_INPUT`) for a grouping."""
-    sessions = pair_sessions(events, by=grouping, max_session=max_session, data_end=data_end,
-                             carry=CARRY)
-    anchor = pc.coalesce(sessions.column("entry_ts"), sessions.column("exit_ts"))
-    sessions = sessions.append_column(
-        "grouping", pa.array([grouping] * sessions.num_rows, pa.string()))
-    sessions = sessions.append_column("anchor_ts", anchor)
-    return sessions.select(SESSION_TABLE_SCHEMA.names).cast(SESSION_TABLE_SCHEMA)
 
 
 def sessions_need_rebuild(previous_revision: str | None) -> bool:
