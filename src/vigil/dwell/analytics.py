@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.dwell.buckets import bucket_edges
+from vigil.dwell.buckets import bucket_edges, local_midnight_ms
 from vigil.dwell.filters import (
     ATTRIBUTE_PREFIX,
     TIME_DIMENSIONS,
@@ -36,6 +37,7 @@ from vigil.dwell.queries import (
     newest_event_time,
     session_stats,
     sessions_page,
+    status_counts,
     visit_frequency,
     visitors_by_period,
 )
@@ -150,8 +152,8 @@ class DwellAnalytics:
         zone_name = timezone or self._timezone_of(flt)
         data_end = newest_event_time(self.reader)
         intervals = self._intervals(flt, group_by, data_end)
-        counts = session_stats(self.reader, flt).to_pylist()[0]
-        skipped = {status: int(counts[status]) for status in ("timed_out", "orphan_exit")}
+        counts = status_counts(self.reader, flt)
+        skipped = {status: counts[status] for status in ("timed_out", "orphan_exit")}
         first, last = self._range_ms(flt, intervals, zone_name)
         result: dict[str, Any] = {"filter": _describe(flt), "bucket": bucket,
                                   "timezone": zone_name, "group_by": list(group_by),
@@ -208,8 +210,6 @@ class DwellAnalytics:
     def _range_ms(self, flt: AnalyticsFilter, intervals: pa.Table,
                   zone_name: str) -> tuple[int | None, int | None]:
         """The covered range: the filter's bounds where given, else the data's."""
-        from vigil.dwell.buckets import local_midnight_ms
-
         first = last = None
         if intervals.num_rows:
             first = int(pc.min(intervals.column("start_ms")).as_py())
@@ -362,7 +362,6 @@ def _instant_ms(moment: dt.datetime) -> int:
 
 
 def _local_iso(ms: int, timezone: str) -> str:
-    from zoneinfo import ZoneInfo
-
+    """An instant (ms since the epoch) as ISO 8601 local time in ``timezone``."""
     return (_EPOCH + dt.timedelta(milliseconds=int(ms))).astimezone(ZoneInfo(timezone)
                                                                      ).isoformat()

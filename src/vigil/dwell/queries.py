@@ -31,6 +31,7 @@ __all__ = [
     "count_events",
     "session_stats",
     "sessions_page",
+    "status_counts",
     "visit_frequency",
     "visitors_by_period",
 ]
@@ -78,6 +79,16 @@ def session_stats(reader: SqlReader, flt: AnalyticsFilter, dims: tuple[str, ...]
         FROM sessions WHERE {where}
         {f"GROUP BY {positions} ORDER BY {positions}" if dims else ""}"""
     return reader.read_table(_paged(sql, limit, offset), params)
+
+
+def status_counts(reader: SqlReader, flt: AnalyticsFilter) -> dict[str, int]:
+    """How many of the filter's sessions there are per status (every status present)."""
+    where, params = session_where(flt)
+    table = reader.read_table(
+        f"SELECT status, count(*) AS n FROM sessions WHERE {where} GROUP BY status", params)
+    found = dict(zip(table.column("status").to_pylist(), table.column("n").to_pylist(),
+                     strict=True))
+    return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
 def count_events(reader: SqlReader, flt: AnalyticsFilter) -> int:
