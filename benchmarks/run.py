@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.aggregates import RESULT_KEYS as AGGREGATE_KEYS
+from benchmarks.aggregates import run_aggregate_benchmarks
 from benchmarks.anomaly_quality import run_anomaly_benchmarks
 from benchmarks.baselines import RESULT_KEYS as BASELINE_KEYS
 from benchmarks.baselines import run_baseline_benchmarks
@@ -195,6 +197,8 @@ def run_suite(params: Params) -> dict[str, Any]:
                     rounds=params.dwell_rounds, stored_runs=2 if params.mode == "full" else 1,
                     api_requests=params.dwell_requests, log=log),
                 DWELL_KEYS)
+        guarded("aggregate store", results,
+                lambda: run_aggregate_benchmarks(tmp / "aggregates"), AGGREGATE_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))

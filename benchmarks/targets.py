@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.aggregates import CORRECTNESS as AGGREGATE_CORRECTNESS
+from benchmarks.aggregates import TARGETS as AGGREGATE_TARGETS
 from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
 from benchmarks.dwell import CORRECTNESS as DWELL_CORRECTNESS
@@ -65,6 +67,7 @@ TARGETS += (
            "clean_false_alarms_per_camera_week", "<=", 1.0, "alarms"),
 )
 TARGETS += tuple(Target(*t) for t in DWELL_TARGETS)
+TARGETS += tuple(Target(*t) for t in AGGREGATE_TARGETS)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -87,6 +90,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     ("MQTT broker restart: nothing lost, nothing counted twice", "mqtt_ingest_restart"),
     *BASELINE_CORRECTNESS,
     *DWELL_CORRECTNESS,
+    *AGGREGATE_CORRECTNESS,
 )
 
 
