@@ -7,7 +7,7 @@ import logging
 import typer
 
 from vigil import __version__
-from vigil.cli import alerts, anomalies, baselines, cameras, keys, sessions
+from vigil.cli import alerts, anomalies, baselines, cameras, keys, rollup, sessions
 from vigil.cli.analytics import analytics_command
 from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for, shown_url
 from vigil.cli.demo import demo_command
@@ -35,6 +35,7 @@ app.add_typer(baselines.app, name="baselines")
 app.add_typer(anomalies.app, name="anomalies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(rollup.app, name="rollup")
 
 
 @app.command("migrate")
