@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.abc
 import json
 import sys
 import tempfile
@@ -239,7 +240,8 @@ def daily_benchmark(workdir: Path, rounds: int = 3) -> dict[str, Any]:
         "path": "fresh process: open_store + run_rollup('daily', period=day) on the SQL "
                 "aggregate store; seconds = the job's first run in the process (one-off lazy "
                 "imports included), warm_seconds = a second run; peak RSS = the whole "
-                "process, rss_before_job_mb = after imports and open_store; with_raw_events: "
+                "process, rss_before_job_mb = after imports and open_store (pandas is "
+                "hidden from the child, as in a default install); with_raw_events: "
                 "the same in another process with a summarizer reading the day's raw events",
     }
 
@@ -280,8 +282,20 @@ def run_rollup_benchmarks(workdir: Path, backfill_rows: int = BACKFILL_ROWS
     return {"rollup_daily": daily, "rollup_backfill": filled}
 
 
+class _HidePandas(importlib.abc.MetaPathFinder):
+    """Makes ``import pandas`` fail, as in a default install of Vigil (pandas is only a
+    dependency of this suite's reference scripts); with pandas importable, pyarrow loads it
+    on its first array conversion, about 35 MB more."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 def child_main(args: list[str]) -> None:
     kind, db, *rest = args
+    sys.meta_path.insert(0, _HidePandas())
     if kind in ("daily", "daily-raw"):
         result = child_daily(Path(db), dt.date.fromisoformat(rest[0]),
                              dt.datetime.fromisoformat(rest[1]), kind == "daily-raw")
