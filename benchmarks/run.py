@@ -35,6 +35,8 @@ from benchmarks.mqtt_ingest import RUNS as MQTT_RUNS
 from benchmarks.mqtt_ingest import run_mqtt_benchmarks
 from benchmarks.pg_copy import run_pg_copy
 from benchmarks.pg_ingest import run_pg_file_benchmarks, run_pg_http_benchmarks
+from benchmarks.rollup import RESULT_KEYS as ROLLUP_KEYS
+from benchmarks.rollup import run_rollup_benchmarks
 from benchmarks.targets import evaluate, targets_json
 from vigil.synth import SynthConfig
 
@@ -199,6 +201,11 @@ def run_suite(params: Params) -> dict[str, Any]:
                 DWELL_KEYS)
         guarded("aggregate store", results,
                 lambda: run_aggregate_benchmarks(tmp / "aggregates"), AGGREGATE_KEYS)
+        guarded("rollup jobs", results,
+                lambda: run_rollup_benchmarks(
+                    tmp / "rollup",
+                    backfill_rows=10_000_000 if params.mode == "full" else params.rows),
+                ROLLUP_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))

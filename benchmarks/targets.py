@@ -13,6 +13,8 @@ from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
 from benchmarks.dwell import CORRECTNESS as DWELL_CORRECTNESS
 from benchmarks.dwell import TARGETS as DWELL_TARGETS
+from benchmarks.rollup import CORRECTNESS as ROLLUP_CORRECTNESS
+from benchmarks.rollup import TARGETS as ROLLUP_TARGETS
 
 ANOMALY_KINDS = ("rare_time", "novel_object", "spike", "silence")
 GIB_IN_MIB = 1024.0
@@ -68,6 +70,7 @@ TARGETS += (
 )
 TARGETS += tuple(Target(*t) for t in DWELL_TARGETS)
 TARGETS += tuple(Target(*t) for t in AGGREGATE_TARGETS)
+TARGETS += tuple(Target(*t) for t in ROLLUP_TARGETS)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -91,6 +94,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     *BASELINE_CORRECTNESS,
     *DWELL_CORRECTNESS,
     *AGGREGATE_CORRECTNESS,
+    *ROLLUP_CORRECTNESS,
 )
 
 
