@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     port: int = 8000
     upload_dir: str = Field("./vigil-uploads", description="where uploads are spooled")
     csv_block_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="CSV read block")
-    duckdb_memory_limit: str = Field("256MB", description="DuckDB memory_limit setting")
+    duckdb_memory_limit: str = Field("50%", description="DuckDB memory_limit: a size ('4GB') "
+                                     "or a share of RAM ('50%'); analytics over about 10M "
+                                     "stored events need some 2GB")
     group_commit_max: int = Field(64, ge=1, description="writes merged into one commit")
     baseline_window_weeks: int = Field(8, ge=1, le=520, description="weeks a baseline covers")
     baseline_half_life_days: float | None = Field(
@@ -78,6 +80,36 @@ class Settings(BaseSettings):
                                   "template ({source_id}, {type}, {severity})")
     aggregates: str = Field("sql", description="aggregate store: 'sql' (the main store) or "
                             "influxdb://host:port/db[?token=…] (VIGIL_AGGREGATES)")
+    retention_raw_days: int = Field(30, ge=0, description="days raw events are kept "
+                                    "(0 = forever; never before their day is rolled up)")
+    retention_hourly_days: int = Field(400, ge=0, description="days hourly counts are kept "
+                                       "(0 = forever; at least the baseline window)")
+    retention_daily_days: int = Field(90, ge=0, description="days daily detector summaries "
+                                      "(daily aggregates) are kept (0 = forever)")
+    retention_weekly_days: int = Field(1096, ge=0, description="days weekly aggregates are "
+                                       "kept (0 = forever)")
+    retention_monthly_days: int = Field(0, ge=0, description="days monthly aggregates are "
+                                        "kept (0 = forever)")
+    retention_batch_size: int = Field(50_000, ge=1, description="rows one purge "
+                                      "transaction deletes")
+    scheduler: bool = Field(True, description="run the rollup and retention jobs on their "
+                            "cron schedules inside `vigil serve` (VIGIL_SCHEDULER=off: not)")
+    cron_daily: str = Field("0 3 * * *", description="when the daily rollup runs (crontab, "
+                            "in the default time zone)")
+    cron_weekly: str = Field("0 3 * * 0", description="when the weekly rollup runs "
+                             "(crontab; 0 or 7 = Sunday)")
+    cron_monthly: str = Field("0 3 1 * *", description="when the monthly rollup runs")
+    cron_retention: str = Field("30 3 * * *", description="when retention purges")
+
+    @field_validator("cron_daily", "cron_weekly", "cron_monthly", "cron_retention")
+    @classmethod
+    def _cron(cls, value: str, info: ValidationInfo) -> str:
+        from vigil.rollup.scheduler import check_crontab  # no import cycle
+
+        try:
+            return check_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"VIGIL_{str(info.field_name).upper()}: {exc}") from exc
 
     @field_validator("anomaly_event_thresholds", "anomaly_volume_thresholds")
     @classmethod

@@ -39,6 +39,18 @@ ALERTS_SUPPRESSED = Counter("vigil_alerts_suppressed", "Alerts held back by a ru
 ALERT_ATTEMPTS = Counter("vigil_alert_attempts", "Alert delivery attempts",
                          ["sink", "outcome"], registry=REGISTRY)
 
+JOB_RUNS = Counter("vigil_job_runs", "Runs of a scheduled job (failed ones too)", ["job"],
+                   registry=REGISTRY)
+JOB_FAILURES = Counter("vigil_job_failures", "Runs of a scheduled job that failed", ["job"],
+                       registry=REGISTRY)
+JOB_LAST_DURATION = Gauge("vigil_job_last_duration_seconds",
+                          "Duration of the last run of a job", ["job"], registry=REGISTRY)
+JOB_LAST_SUCCESS = Gauge("vigil_job_last_success_timestamp_seconds",
+                         "When the last successful run of a job finished (Unix time)", ["job"],
+                         registry=REGISTRY)
+JOB_LAST_ROWS = Gauge("vigil_job_last_rows", "Rows the last successful run of a job wrote or "
+                      "deleted", ["job", "kind"], registry=REGISTRY)
+
 
 def count_outcome(path: str, accepted: int, duplicates: int,
                   rejected_by_reason: dict[str, int]) -> None:

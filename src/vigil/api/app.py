@@ -20,6 +20,7 @@ from vigil.api import (
     routes_baselines,
     routes_events,
     routes_ingest,
+    routes_jobs,
     routes_sources,
     routes_system,
     routes_uploads,
@@ -101,6 +102,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
                    routes_ingest, routes_baselines, routes_anomalies, routes_alerts,
-                   routes_analytics, routes_aggregates):
+                   routes_analytics, routes_aggregates, routes_jobs):
         app.include_router(module.router)
     return app

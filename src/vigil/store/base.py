@@ -309,3 +309,54 @@ class Store(Protocol):
                         ) -> tuple[float | None, int, int]:
         """Sum of a field's numeric values, how many are numeric, how many rows have it."""
         ...
+
+    # -- rollup jobs and their runs ledger (vigil.store.rollup_tables) ----------------------
+    def daily_event_totals(self, start: dt.date | None = None, end: dt.date | None = None
+                           ) -> list[tuple[dt.date, int]]:
+        """``(local_date, events)`` of the local days with hourly counts, by date."""
+        ...
+
+    def hourly_count_rows(self, start: dt.date, end: dt.date) -> pa.Table:
+        """Every hourly count (all labels, ``*`` included) of local days ``start``-``end``."""
+        ...
+
+    def events_of_local_day(self, day: dt.date) -> pa.Table:
+        """The raw events of one local day (each source's zone), by time and id."""
+        ...
+
+    def rollup_runs(self, job: str, start: dt.date | None = None, end: dt.date | None = None
+                    ) -> list[tuple[dt.date, int]]:
+        """``(period, events_seen)`` of a job's ledger rows, by period."""
+        ...
+
+    def record_rollup_runs(self, job: str,
+                           runs: Sequence[tuple[dt.date, int, int, dt.datetime, dt.datetime]]
+                           ) -> None:
+        """Insert or replace ledger rows ``(period, events_seen, rows_written, started_at,
+        finished_at)`` of a job, in the caller's transaction when there is one."""
+        ...
+
+    # -- retention purge (vigil.store.retention_tables) --------------------------------------
+    def oldest_event_day(self) -> dt.date | None:
+        """A local date no later than the oldest event's (``None``: no events)."""
+        ...
+
+    def oldest_hourly_day(self) -> dt.date | None:
+        """The oldest local date with hourly counts (``None``: none)."""
+        ...
+
+    def purge_events(self, before: dt.date, keep_days: Sequence[dt.date], limit: int) -> int:
+        """Delete up to ``limit`` events of local dates before ``before`` not in
+        ``keep_days`` (keeping what session maintenance needs), in one transaction."""
+        ...
+
+    def purge_hourly_counts(self, before: dt.date, keep_days: Sequence[dt.date],
+                            limit: int) -> int:
+        """Delete up to ``limit`` hourly counts of local dates before ``before`` not in
+        ``keep_days``, in one transaction."""
+        ...
+
+    def purge_aggregate_rows(self, layer: str, before: dt.date, limit: int) -> int:
+        """Delete up to ``limit`` aggregate rows of ``layer`` with buckets before
+        ``before``, in one transaction."""
+        ...

@@ -25,6 +25,8 @@ from vigil.store.aggregate_tables import AggregateTables
 from vigil.store.alerts import AlertTables
 from vigil.store.anomalies import AnomalyTables
 from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
+from vigil.store.retention_tables import RetentionTables
+from vigil.store.rollup_tables import RollupTables
 from vigil.store.sessions import SessionTables
 from vigil.store.sql import (
     EVENT_COLUMNS,
@@ -47,7 +49,8 @@ UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_re
                   "options, error, created_at, updated_at")
 
 
-class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, ABC):
+class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, RollupTables,
+               RetentionTables, ABC):
     """The shared part of the SQL stores; see the module docstring."""
 
     url: str
