@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from servers import free_port
+from vigil.config import Settings
 from vigil.rollup import (
     AggregateRecord,
     AggregateStoreError,
@@ -30,7 +31,7 @@ from vigil.rollup import (
     NotNumericError,
     SqlAggregateStore,
 )
-from vigil.rollup.aggregates import sort_records
+from vigil.rollup.aggregates import configured_aggregate_store, sort_records
 from vigil.rollup.influx_aggregates import InfluxAggregateStore
 from vigil.rollup.lineprotocol import LineProtocolError, check_name
 from vigil.store import open_store
@@ -169,6 +170,28 @@ def test_influx_creates_database_and_a_policy_per_layer(influx_server: Any) -> N
         assert policies["vigil_monthly"] == ("0s", "8736h0m0s")
     finally:
         store.close()
+        drop_influx_database(influx_server.url, database)
+
+
+def test_influx_policies_follow_the_retention_settings(influx_server: Any,
+                                                        tmp_path: Path) -> None:
+    database = new_database_name()
+    url = influx_server.url.replace("http", "influxdb", 1)
+    configured = Settings(db=str(tmp_path / "unused.duckdb"), aggregates=f"{url}/{database}",
+                          retention_daily_days=10, retention_weekly_days=500,
+                          retention_monthly_days=0)
+    main = open_store(configured.db)
+    store = configured_aggregate_store(configured, main)
+    try:
+        assert store.query(ago(1), ago(0)) == []
+        body = httpx.post(f"{influx_server.url}/query",
+                          data={"q": f'SHOW RETENTION POLICIES ON "{database}"'}).json()
+        durations = {row[0]: row[1] for row in body["results"][0]["series"][0]["values"]}
+        assert (durations["vigil_daily"], durations["vigil_weekly"],
+                durations["vigil_monthly"]) == ("240h0m0s", "12000h0m0s", "0s")
+    finally:
+        store.close()
+        main.close()
         drop_influx_database(influx_server.url, database)
 
 

@@ -10,7 +10,7 @@ from fastapi import Request
 from vigil.cache import Cache
 from vigil.config import Settings
 from vigil.monitor.service import Monitoring
-from vigil.rollup.aggregates import AggregateStore, open_aggregate_store
+from vigil.rollup.aggregates import AggregateStore, configured_aggregate_store
 from vigil.store import Store
 from vigil.uploads import UploadProcessor
 from vigil.writer import Writer
@@ -39,7 +39,7 @@ class Stoppable(Protocol):
 def open_aggregates(state: AppState) -> AggregateStore:
     """The aggregate store the settings name (``VIGIL_AGGREGATES``), opened once."""
     if state.aggregates is None:
-        state.aggregates = open_aggregate_store(state.settings.aggregates, state.store)
+        state.aggregates = configured_aggregate_store(state.settings, state.store)
     return state.aggregates
 
 

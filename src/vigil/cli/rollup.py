@@ -13,7 +13,11 @@ from rich.table import Table
 from vigil.cli.common import DB_OPTION, err_console, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 from vigil.config import Settings
-from vigil.rollup.aggregates import AggregateStore, AggregateStoreError, open_aggregate_store
+from vigil.rollup.aggregates import (
+    AggregateStore,
+    AggregateStoreError,
+    configured_aggregate_store,
+)
 from vigil.rollup.jobreport import JobReport
 from vigil.rollup.jobs import backfill, run_rollup
 from vigil.rollup.periods import ROLLUP_JOBS
@@ -77,7 +81,8 @@ def _retention(settings: Settings, store: Store, aggregates: AggregateStore,
                now: dt.datetime) -> JobReport:
     from vigil.rollup.retention import RetentionPolicy, run_retention
 
-    return run_retention(store, aggregates, RetentionPolicy.from_settings(settings), now=now)
+    return run_retention(store, aggregates, RetentionPolicy.from_settings(settings), now=now,
+                         batch_size=settings.retention_batch_size)
 
 
 @app.command("backfill")
@@ -109,7 +114,7 @@ def _stores(settings: Settings) -> Iterator[tuple[Store, AggregateStore]]:
     """The configured store and aggregate store (or exit with a clear message)."""
     with opened_store(settings) as store:
         try:
-            aggregates = open_aggregate_store(settings.aggregates, store)
+            aggregates = configured_aggregate_store(settings, store)
         except ValueError as exc:
             fail(f"aggregates setting: {exc}")
         try:

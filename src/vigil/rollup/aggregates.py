@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 from vigil.rollup.lineprotocol import FieldValue, check_name
 
 if TYPE_CHECKING:
+    from vigil.config import Settings
     from vigil.store.base import Store
 
 __all__ = [
@@ -39,8 +40,10 @@ __all__ = [
     "NotNumericError",
     "WriteResult",
     "aggregate_result",
+    "configured_aggregate_store",
     "decode_fields",
     "encode_fields",
+    "layer_retention_days",
     "open_aggregate_store",
     "sort_records",
 ]
@@ -303,4 +306,22 @@ def open_aggregate_store(setting: str | None, store: Store, clock: Clock = utc_n
 
     assert setting is not None
     return InfluxAggregateStore(parse_influx_url(setting), clock=clock, **influx_options)
+
+
+def layer_retention_days(settings: Settings) -> dict[str, int | None]:
+    """Days each aggregate layer is kept according to the settings (``None``: forever)."""
+    days = {"daily": settings.retention_daily_days, "weekly": settings.retention_weekly_days,
+            "monthly": settings.retention_monthly_days}
+    return {layer: value or None for layer, value in days.items()}
+
+
+def configured_aggregate_store(settings: Settings, store: Store) -> AggregateStore:
+    """The aggregate store of ``VIGIL_AGGREGATES``; an InfluxDB one creates its retention
+    policies with the layer retentions of the settings (``VIGIL_RETENTION_*_DAYS``)."""
+    from vigil.rollup.influx_url import is_sql_setting
+
+    if is_sql_setting(settings.aggregates):
+        return open_aggregate_store(settings.aggregates, store)
+    return open_aggregate_store(settings.aggregates, store,
+                                retention_days=layer_retention_days(settings))
 
