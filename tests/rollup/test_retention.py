@@ -296,3 +296,33 @@ def empty(store: Store) -> None:
     with store.transaction():
         for table in ("events", "hourly_counts", "rollup_runs", "aggregates", "sessions"):
             store._write(f"DELETE FROM {table}")  # type: ignore[attr-defined]
+
+
+def hourly_totals_by_day(store: Store) -> dict[dt.date, int]:
+    """Events counted per local day (the ``*`` label rows of the hourly counts)."""
+    counts = store.hourly_counts().to_pylist()
+    totals: Counter[dt.date] = Counter()
+    for row in counts:
+        if row["label"] == "*":
+            totals[row["local_date"]] += row["event_count"]
+    return dict(totals)
+
+
+def test_a_new_time_zone_after_a_purge_keeps_the_counts_of_purged_days(store: Store) -> None:
+    days = [day_ago(n) for n in range(1, 41)]
+    insert(store, (row for day in days for row in events_on(day, 5)))
+    aggregates = SqlAggregateStore(store)
+    roll_up(store, aggregates, "daily", days)
+    run_retention(store, aggregates, RetentionPolicy(raw_days=30), now=NOW)
+    purged_days = {d: 5 for d in days if d < day_ago(30)}
+    assert purged_days and set(events_per_day(store)).isdisjoint(purged_days)
+
+    # UTC+14: the kept events (10:00-10:04 UTC) move to the next local day
+    store.set_source_timezone("cam1", "Pacific/Kiritimati")
+
+    totals = hourly_totals_by_day(store)
+    assert {d: n for d, n in totals.items() if d in purged_days} == purged_days
+    assert sum(totals.values()) == 5 * len(days)
+    stored = events_per_day(store)
+    assert {d: n for d, n in totals.items() if d not in purged_days} == stored
+    assert set(stored) == {d + dt.timedelta(days=1) for d in days if d >= day_ago(30)}

@@ -273,7 +273,8 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
 
     def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo:
         """Set a source's zone; its events' local columns, hourly counts and sessions' local
-        columns are re-derived.
+        columns are re-derived. Hourly counts of days whose raw events retention removed are
+        kept as they were (see :meth:`_recountable_start`).
 
         Raises ``ValueError`` for a zone that is not a known IANA name.
         """
@@ -285,16 +286,49 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
                 [source_id, timezone],
             )
             self._source_added(source_id)
+            recount_from = self._recountable_start(source_id)
+            if recount_from is not None:
+                self._write("DELETE FROM hourly_counts WHERE source_id = ? AND local_date >= ?",
+                            [source_id, recount_from[0]])
             self._write(
                 f"UPDATE events SET {local_time_assignments('ts', 'CAST(? AS TEXT)')} "
                 "WHERE source_id = ?",
                 [timezone, timezone, timezone, source_id],
             )
-            self.rebuild_hourly_counts(source_id)
+            if recount_from is not None:
+                self._write(add_hourly_counts(self.dialect, "source_id = ? AND ts >= ?"),
+                            [source_id, recount_from[1]])
             self._relocalise_sessions(source_id, timezone)
             # Read inside the transaction: the change is not committed yet.
             rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
         return SourceInfo(*rows[0])
+
+    def _recountable_start(self, source_id: str) -> tuple[dt.date, dt.datetime] | None:
+        """The first local day (in the zone in force) from which a source's hourly counts
+        can be recounted from its stored events, and that day's first event; ``None`` when
+        no day can.
+
+        A day can be recounted when every day from it on holds as many events as its hourly
+        counts say. Days before it lost raw events to retention (or kept a few, such as the
+        ends of a visit): their counts are kept as they are, in the zone they were made in.
+        """
+        rows = self._write(
+            """WITH counted AS (
+                   SELECT local_date, sum(event_count) AS n FROM hourly_counts
+                   WHERE source_id = ? AND label = '*' GROUP BY local_date),
+               stored AS (
+                   SELECT local_date, count(*) AS n, min(ts) AS first_ts FROM events
+                   WHERE source_id = ? GROUP BY local_date),
+               days AS (
+                   SELECT coalesce(s.local_date, c.local_date) AS local_date,
+                          s.first_ts, s.n IS NOT DISTINCT FROM c.n AS whole
+                   FROM stored s FULL OUTER JOIN counted c ON c.local_date = s.local_date)
+               SELECT local_date, first_ts FROM days
+               WHERE whole AND local_date > coalesce(
+                   (SELECT max(local_date) FROM days WHERE NOT whole), DATE '0001-01-01')
+               ORDER BY local_date LIMIT 1""",
+            [source_id, source_id])
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def _source_added(self, source_id: str) -> None:
         """Note a source registered in the current transaction."""
