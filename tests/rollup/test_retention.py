@@ -326,3 +326,19 @@ def test_a_new_time_zone_after_a_purge_keeps_the_counts_of_purged_days(store: St
     stored = events_per_day(store)
     assert {d: n for d, n in totals.items() if d not in purged_days} == stored
     assert set(stored) == {d + dt.timedelta(days=1) for d in days if d >= day_ago(30)}
+
+
+def test_rebuilding_the_counts_after_a_purge_keeps_the_counts_of_purged_days(
+        store: Store) -> None:
+    days = [day_ago(n) for n in range(1, 41)]
+    insert(store, (row for day in days for row in events_on(day, 5)))
+    aggregates = SqlAggregateStore(store)
+    roll_up(store, aggregates, "daily", days)
+    run_retention(store, aggregates, RetentionPolicy(raw_days=30), now=NOW)
+    before = store.hourly_counts().to_pylist()
+
+    store.rebuild_hourly_counts()
+    store.rebuild_hourly_counts("cam1")
+
+    assert store.hourly_counts().to_pylist() == before
+    assert hourly_totals_by_day(store) == {day: 5 for day in days}

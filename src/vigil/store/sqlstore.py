@@ -180,13 +180,35 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
         return self._read_table(hourly_rollup(self.dialect, where), params)
 
     def rebuild_hourly_counts(self, source_id: str | None = None) -> int:
-        """Recompute the hourly counts from the event log; returns the rows written."""
+        """Recompute the hourly counts from the event log; returns the rows the sources now
+        have. Days whose raw events retention removed keep their counts (see
+        :meth:`_recountable_start`)."""
         where, params = _source_where(source_id)
         with self.transaction():
-            self._write(f"DELETE FROM hourly_counts WHERE {where}", params)
-            self._write(add_hourly_counts(self.dialect, where), params)
+            sources = [row[0] for row in self._write(
+                f"SELECT DISTINCT source_id FROM events WHERE {where}", params)]
+            for source in sources:
+                self._recount_hourly_counts(source)
             written = self._write(f"SELECT count(*) FROM hourly_counts WHERE {where}", params)
         return int(written[0][0])
+
+    def _recount_hourly_counts(self, source_id: str, timezone: str | None = None) -> None:
+        """Count a source's hourly counts again from its stored events (in a transaction),
+        from its first recountable day on; with ``timezone``, its events' local columns are
+        re-derived in that zone first."""
+        recount_from = self._recountable_start(source_id)
+        if recount_from is not None:
+            self._write("DELETE FROM hourly_counts WHERE source_id = ? AND local_date >= ?",
+                        [source_id, recount_from[0]])
+        if timezone is not None:
+            self._write(
+                f"UPDATE events SET {local_time_assignments('ts', 'CAST(? AS TEXT)')} "
+                "WHERE source_id = ?",
+                [timezone, timezone, timezone, source_id],
+            )
+        if recount_from is not None:
+            self._write(add_hourly_counts(self.dialect, "source_id = ? AND ts >= ?"),
+                        [source_id, recount_from[1]])
 
     def hourly_totals(self, source_id: str, start: dt.date, end: dt.date) -> Rows:
         """``(local_date, local_hour, label, events)`` of a source's local days ``start`` to
@@ -286,18 +308,7 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
                 [source_id, timezone],
             )
             self._source_added(source_id)
-            recount_from = self._recountable_start(source_id)
-            if recount_from is not None:
-                self._write("DELETE FROM hourly_counts WHERE source_id = ? AND local_date >= ?",
-                            [source_id, recount_from[0]])
-            self._write(
-                f"UPDATE events SET {local_time_assignments('ts', 'CAST(? AS TEXT)')} "
-                "WHERE source_id = ?",
-                [timezone, timezone, timezone, source_id],
-            )
-            if recount_from is not None:
-                self._write(add_hourly_counts(self.dialect, "source_id = ? AND ts >= ?"),
-                            [source_id, recount_from[1]])
+            self._recount_hourly_counts(source_id, timezone)
             self._relocalise_sessions(source_id, timezone)
             # Read inside the transaction: the change is not committed yet.
             rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
