@@ -20,6 +20,7 @@ from dwell import reference as ref
 from dwell.test_pairing import reference as pair_reference
 from vigil.dwell.analytics import DwellAnalytics
 from vigil.dwell.filters import AnalyticsFilter
+from vigil.dwell.occupancy import occupancy
 from vigil.dwell.reader import ArrowReader
 from vigil.dwell.records import all_session_records
 from vigil.store.arrowderive import local_time_columns
@@ -277,6 +278,21 @@ def test_occupancy_equals_brute_force(events: list[dict[str, Any]], flt: Analyti
         maxima, means = ref.occupancy(intervals, edges)
         assert series["max"] == maxima
         assert all(close(g, w) for g, w in zip(series["mean"], means, strict=True))
+
+
+@CASES
+@given(st.lists(st.tuples(st.integers(-3, 12), st.integers(0, 6)), max_size=30),
+       st.lists(st.integers(-2, 14), min_size=2, max_size=8, unique=True))
+def test_occupancy_kernel_equals_brute_force(spans: list[tuple[int, int]],
+                                             edge_steps: list[int]) -> None:
+    """Intervals on a coarse grid (empty ones, shared instants, starts and ends on bucket
+    edges, before the first edge and after the last): every bucket's max and mean."""
+    intervals = [(5 * a, 5 * (a + length)) for a, length in spans]
+    edges = sorted(5 * step for step in edge_steps)
+    series = occupancy([a for a, _ in intervals], [b for _, b in intervals], edges)
+    maxima, means = ref.occupancy([(a, b) for a, b in intervals if b > a], edges)
+    assert series.max.tolist() == maxima
+    assert series.mean.tolist() == pytest.approx(means, rel=1e-12, abs=1e-12)
 
 
 def next_edge(edge_ms: int, bucket: str) -> int:

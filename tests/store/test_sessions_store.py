@@ -241,6 +241,34 @@ def test_max_session_is_the_stores_setting(store_url: str) -> None:
         open_store(store_url, max_session=dt.timedelta(0))
 
 
+def test_re_pairing_looks_back_one_maximum_session(store_url: str) -> None:
+    """A batch re-pairs a group from its last anchor at most one maximum session before the
+    batch's first event (that bound included); an older session is final."""
+    store = open_store(store_url, max_session=dt.timedelta(minutes=10))
+    try:
+        insert(store, Ev("a", "entry", 0), Ev("b", "exit", 10))  # exactly the maximum
+        insert(store, Ev("c", "entry", 10))  # anchor a is exactly one maximum before
+        assert brief(store) == [("p1", None, "complete", "a", "b", 600_000),
+                                ("p1", None, "open", "c", None, None)]
+        insert(store, Ev("d", "exit", 20.5))  # too late for c
+        assert brief(store)[1:] == [("p1", None, "timed_out", "c", None, None),
+                                    ("p1", None, "orphan_exit", None, "d", None)]
+        insert(store, Ev("e", "entry", 15))  # late: c is superseded, e ends at d
+        assert brief(store)[1:] == [("p1", None, "timed_out", "c", None, None),
+                                    ("p1", None, "complete", "e", "d", 330_000)]
+        insert(store, Ev("f", "entry", 40), Ev("g", "exit", 65))
+        insert(store, Ev("h", "entry", 60))  # f lies more than a maximum before: final
+        assert brief(store)[3:] == [("p1", None, "timed_out", "f", None, None),
+                                    ("p1", None, "complete", "h", "g", 300_000)]
+        insert(store, Ev("i", "exit", 50.001))  # after f's maximum, before h: orphan
+        assert brief(store)[3:] == [("p1", None, "timed_out", "f", None, None),
+                                    ("p1", None, "orphan_exit", None, "i", None),
+                                    ("p1", None, "complete", "h", "g", 300_000)]
+        assert_rebuild_agrees(store)
+    finally:
+        store.close()
+
+
 def test_postgres_bulk_path_keeps_sessions(pg_url: str, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
     monkeypatch.setattr(postgres, "BULK_PATH_MIN_ROWS", 1)

@@ -34,12 +34,12 @@ from vigil.dwell.pairing import STATUSES
 from vigil.dwell.queries import (
     PERIODS,
     count_events,
+    count_sessions,
     newest_event_time,
     session_stats,
     sessions_page,
     status_counts,
-    visit_frequency,
-    visitors_by_period,
+    visitor_counts,
 )
 from vigil.dwell.reader import SqlReader
 
@@ -52,24 +52,46 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 class DwellAnalytics:
-    """The analytics of one data set; ``timezones`` maps camera ids to IANA zones."""
+    """The analytics of one data set; ``timezones`` maps camera ids to IANA zones.
+
+    A statistics query asked again of the same object (e.g. the overall row behind both the
+    KPIs and the overall dwell) is answered from the first run: use one object per request
+    or report, and a new one to see data stored since (:func:`~vigil.dwell.service.
+    store_analytics` makes one per call)."""
 
     def __init__(self, reader: SqlReader, timezones: Mapping[str, str],
                  default_timezone: str = "UTC") -> None:
         self.reader = reader
         self.timezones = dict(timezones)
         self.default_timezone = default_timezone
+        self._stats_memo: dict[tuple[Any, ...], pa.Table] = {}
+
+    def _stats(self, flt: AnalyticsFilter, dims: tuple[str, ...] = (),
+               limit: int | None = None, offset: int = 0) -> pa.Table:
+        """:func:`session_stats`, run once per filter, dimensions and page."""
+        key = (repr(flt), dims, limit, offset)
+        if key not in self._stats_memo:
+            self._stats_memo[key] = session_stats(self.reader, flt, dims, limit, offset)
+        return self._stats_memo[key]
+
+    def _status_counts(self, flt: AnalyticsFilter) -> dict[str, int]:
+        """Sessions per status: from the overall statistics when they were computed."""
+        overall = self._stats_memo.get((repr(flt), (), None, 0))
+        if overall is None:
+            return status_counts(self.reader, flt)
+        row = overall.to_pylist()[0]
+        return {status: int(row[status]) for status in STATUSES}
 
     # -- KPIs and dwell ----------------------------------------------------------------------
     def kpis(self, flt: AnalyticsFilter, group_by: tuple[str, ...] = ()) -> dict[str, Any]:
         """Headline figures overall (and per group of camera, zone or attribute)."""
         flt = _zone_grouping(flt, group_by)
         check_dimensions(group_by, GROUP_DIMENSIONS)
-        overall = _kpi_row(session_stats(self.reader, flt).to_pylist()[0])
+        overall = _kpi_row(self._stats(flt).to_pylist()[0])
         overall["events_processed"] = count_events(self.reader, flt)
         result: dict[str, Any] = {"filter": _describe(flt), "kpis": overall}
         if group_by:
-            rows = session_stats(self.reader, flt, group_by).to_pylist()
+            rows = self._stats(flt, group_by).to_pylist()
             result["groups"] = [{**{d: row[d] for d in group_by}, **_kpi_row(row)}
                                 for row in rows]
         return result
@@ -80,12 +102,16 @@ class DwellAnalytics:
         month or attribute (overall when ``group_by`` is empty); one page of groups."""
         flt = _zone_grouping(flt, group_by)
         check_dimensions(group_by)
-        table = session_stats(self.reader, flt, group_by, limit, offset)
-        rows = [_dwell_row(row, group_by) for row in table.to_pylist()]
+        if group_by:
+            table = page = self._stats(flt, group_by, limit, offset)
+        else:  # one row: the same as the KPIs', paged here
+            table = self._stats(flt)
+            page = table.slice(offset, table.num_rows if limit is None else limit)
+        rows = [_dwell_row(row, group_by) for row in page.to_pylist()]
         if table.num_rows:
             groups = int(table.column("groups")[0].as_py())
         else:  # past the last page: count the groups on their own
-            first = session_stats(self.reader, flt, group_by, 1, 0)
+            first = self._stats(flt, group_by, 1, 0)
             groups = int(first.column("groups")[0].as_py()) if first.num_rows else 0
         result: dict[str, Any] = {"filter": _describe(flt), "group_by": list(group_by),
                                   "rows": rows, "total_groups": groups,
@@ -117,8 +143,8 @@ class DwellAnalytics:
             raise AnalyticsError("period", f"period must be one of {', '.join(PERIODS)}")
         flt = _zone_grouping(flt, group_by)
         check_dimensions(group_by, GROUP_DIMENSIONS)
-        periods = visitors_by_period(self.reader, flt, period, group_by).to_pylist()
-        frequency = visit_frequency(self.reader, flt, group_by).to_pylist()
+        period_table, frequency_table = visitor_counts(self.reader, flt, period, group_by)
+        periods, frequency = period_table.to_pylist(), frequency_table.to_pylist()
         totals: dict[tuple[Any, ...], dict[str, int]] = {}
         for row in frequency:
             key = tuple(row[d] for d in group_by)
@@ -152,7 +178,7 @@ class DwellAnalytics:
         zone_name = timezone or self._timezone_of(flt)
         data_end = newest_event_time(self.reader)
         intervals = self._intervals(flt, group_by, data_end)
-        counts = status_counts(self.reader, flt)
+        counts = self._status_counts(flt)
         skipped = {status: counts[status] for status in ("timed_out", "orphan_exit")}
         first, last = self._range_ms(flt, intervals, zone_name)
         result: dict[str, Any] = {"filter": _describe(flt), "bucket": bucket,
@@ -168,11 +194,10 @@ class DwellAnalytics:
         starts = intervals.column("start_ms").to_numpy()
         ends = intervals.column("end_ms").to_numpy()
         overlapping = (starts < ends) & (starts < edges[-1]) & (ends > edges[0])
-        intervals = intervals.filter(pa.array(overlapping))
         starts, ends = starts[overlapping], ends[overlapping]
-        groups: list[tuple[dict[str, Any], np.ndarray[Any, Any]]] = [
-            ({}, np.ones(len(starts), dtype=bool))]
+        groups: list[tuple[dict[str, Any], np.ndarray[Any, Any] | None]] = [({}, None)]
         if group_by:
+            intervals = intervals.filter(pa.array(overlapping))
             codes = _group_codes(intervals, group_by)
             found = []
             for code in np.unique(codes):
@@ -181,7 +206,8 @@ class DwellAnalytics:
                 found.append(({d: row[d] for d in group_by}, mask))
             groups.extend(sorted(found, key=lambda g: tuple(str(g[0][d]) for d in group_by)))
         for key, mask in groups:
-            series = occupancy(starts[mask], ends[mask], edges)
+            series = (occupancy(starts, ends, edges) if mask is None
+                      else occupancy(starts[mask], ends[mask], edges))
             result["series"].append({"key": key, "x": labels,
                                      "max": series.max.tolist(),
                                      "mean": [round(v, 6) for v in series.mean.tolist()]})
@@ -196,7 +222,7 @@ class DwellAnalytics:
         select = "".join(f'{dimension_sql(d)} AS "{d}", ' for d in group_by)
         end = data_end or _EPOCH
         table = self.reader.read_table(
-            f"""SELECT {select} status, entry_ts,
+            f"""SELECT {select} entry_ts,
                        CASE WHEN status = 'open' THEN CAST(? AS TIMESTAMPTZ) ELSE exit_ts END
                            AS end_ts
                 FROM sessions
@@ -233,16 +259,14 @@ class DwellAnalytics:
     # -- sessions ----------------------------------------------------------------------------
     def sessions(self, flt: AnalyticsFilter, limit: int, offset: int = 0) -> dict[str, Any]:
         """One page of sessions, oldest first, with the total."""
-        table = sessions_page(self.reader, flt, limit, offset)
-        rows = table.drop_columns(["total"]).to_pylist()
+        rows = sessions_page(self.reader, flt, limit, offset).to_pylist()
         for row in rows:
             if isinstance(row["attributes"], str):
                 row["attributes"] = orjson.loads(row["attributes"])
-        if not table.num_rows and offset:  # past the last page: count on its own
-            first = sessions_page(self.reader, flt, 1, 0)
-            total = int(first.column("total")[0].as_py()) if first.num_rows else 0
+        if rows and len(rows) < limit or not rows and not offset:  # the last page
+            total = offset + len(rows)
         else:
-            total = int(table.column("total")[0].as_py()) if table.num_rows else 0
+            total = count_sessions(self.reader, flt)
         next_offset = offset + len(rows) if offset + len(rows) < total else None
         return {"filter": _describe(flt), "sessions": rows, "total": total,
                 "next_offset": next_offset}

@@ -28,6 +28,7 @@ __all__ = [
     "attribute_name",
     "dimension_sql",
     "event_where",
+    "period_condition",
     "session_where",
 ]
 
@@ -133,18 +134,32 @@ def event_where(flt: AnalyticsFilter) -> tuple[str, list[Any]]:
     return _where(flt, ["TRUE"], [], ts_sql="ts", zone_sql="coalesce(zone, '')")
 
 
+def period_condition(flt: AnalyticsFilter, ts_sql: str = "anchor_ts") -> tuple[str, list[Any]]:
+    """The filter's period alone (local days and instants, the latter on ``ts_sql``) as a
+    condition; ``TRUE`` when it has none."""
+    conditions: list[str] = ["TRUE"]
+    params: list[Any] = []
+    _period(flt, conditions, params, ts_sql)
+    return " AND ".join(conditions), params
+
+
 def _where(flt: AnalyticsFilter, conditions: list[str], params: list[Any], ts_sql: str,
            zone_sql: str) -> tuple[str, list[Any]]:
-    """``conditions`` and the filter's own, joined: the period (local days and instants,
-    the latter on ``ts_sql``), then :func:`_common`."""
+    """``conditions`` and the filter's own, joined: the period, then :func:`_common`."""
+    _period(flt, conditions, params, ts_sql)
+    _common(flt, conditions, params, zone_sql)
+    return " AND ".join(conditions), params
+
+
+def _period(flt: AnalyticsFilter, conditions: list[str], params: list[Any],
+            ts_sql: str) -> None:
+    """Conditions of the period: local days, and instants on ``ts_sql``."""
     for condition, value in (("local_date >= ?", flt.start_date),
                              ("local_date <= ?", flt.end_date),
                              (f"{ts_sql} >= ?", flt.start), (f"{ts_sql} < ?", flt.end)):
         if value is not None:
             conditions.append(condition)
             params.append(value)
-    _common(flt, conditions, params, zone_sql)
-    return " AND ".join(conditions), params
 
 
 def _common(flt: AnalyticsFilter, conditions: list[str], params: list[Any],

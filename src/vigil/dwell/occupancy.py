@@ -17,6 +17,7 @@ reached at a bucket's start or at some start inside it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ __all__ = ["OccupancySeries", "occupancy"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+PARALLEL_MIN = 100_000
+"""Intervals from which starts and ends are sorted in two threads."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,40 @@ def occupancy(starts_ms: Ints, ends_ms: Ints, edges_ms: Ints) -> OccupancySeries
     if starts.shape != ends.shape:
         raise ValueError("starts and ends differ in length")
     keep = ends > starts  # an empty interval is never present
-    starts, ends = np.sort(starts[keep]), np.sort(ends[keep])
+    starts, ends = _sorted_pair(starts[keep], ends[keep])
     return OccupancySeries(edges, _bucket_max(starts, ends, edges), _bucket_mean(starts, ends,
                                                                                  edges))
+
+
+def _sorted_pair(starts: Ints, ends: Ints) -> tuple[Ints, Ints]:
+    """Both arrays sorted; large ones side by side in two threads (numpy sorts without
+    holding the interpreter lock)."""
+    if len(starts) < PARALLEL_MIN:
+        return _sorted(starts), _sorted(ends)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sorted_ends = pool.submit(_sorted, ends)
+        return _sorted(starts), sorted_ends.result()
+
+
+def _sorted(times: Ints) -> Ints:
+    """``times`` sorted; as 32-bit offsets from their minimum when they fit (the usual
+    case: a range under 49 days in ms), which sorts about twice as fast."""
+    if len(times) == 0:
+        return times
+    low = int(times.min())
+    if int(times.max()) - low >= 2**32:
+        return np.sort(times)
+    offsets = (times - low).astype(np.uint32)
+    offsets.sort()
+    result: Ints = offsets.astype(np.int64) + low
+    return result
+
+
+def _started_by(starts: Ints) -> Ints:
+    """For each sorted start, how many starts are at or before it (its run's end)."""
+    last_of_run = np.flatnonzero(np.append(starts[1:] != starts[:-1], True))
+    counts: Ints = np.repeat(last_of_run + 1, np.diff(last_of_run, prepend=-1))
+    return counts
 
 
 def _present_at(starts: Ints, ends: Ints, moments: Ints) -> Ints:
@@ -65,7 +99,7 @@ def _bucket_max(starts: Ints, ends: Ints, edges: Ints) -> Ints:
     best = _present_at(starts, ends, edges[:-1])
     if len(starts) == 0:
         return best
-    at_starts = _present_at(starts, ends, starts)
+    at_starts = _started_by(starts) - np.searchsorted(ends, starts, side="right")
     first = np.searchsorted(starts, edges[:-1], side="left")
     last = np.searchsorted(starts, edges[1:], side="left")
     has = last > first

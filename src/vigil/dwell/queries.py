@@ -1,8 +1,11 @@
 """The analytic queries over ``sessions`` and ``events``, written once as portable SQL.
 
 Each function renders one statement that DuckDB and PostgreSQL both run unchanged (window
-functions, ``FILTER``, ``percentile_cont … WITHIN GROUP``, ``->>`` on JSON) and runs it on a
-:class:`~vigil.dwell.reader.SqlReader`. Definitions:
+functions, ``FILTER``, ``percentile_cont(ARRAY[…]) WITHIN GROUP`` and 1-based array
+subscripts, ``->>`` on JSON, ``UNION ALL``) and runs it on a
+:class:`~vigil.dwell.reader.SqlReader`. Persons are counted with a ``GROUP BY`` per person
+rather than ``count(DISTINCT …)`` (one hash table, not one per distinct count), and the mean
+is the exact total over the count. Definitions:
 
 - **Dwell statistics** use complete sessions only (``duration_ms`` is null otherwise), so
   incomplete sessions never bias them; they are counted per status beside the statistics.
@@ -21,19 +24,26 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vigil.dwell.filters import AnalyticsFilter, dimension_sql, event_where, session_where
+from vigil.dwell.filters import (
+    AnalyticsFilter,
+    dimension_sql,
+    event_where,
+    period_condition,
+    session_where,
+)
 from vigil.dwell.pairing import STATUSES
 from vigil.dwell.reader import SqlReader
 
 __all__ = [
     "SESSION_LIST_COLUMNS",
     "count_events",
+    "count_sessions",
     "session_stats",
     "sessions_page",
     "status_counts",
-    "visit_frequency",
-    "visitors_by_period",
+    "visitor_counts",
 ]
 
 SESSION_LIST_COLUMNS = (
@@ -56,29 +66,56 @@ def session_stats(reader: SqlReader, flt: AnalyticsFilter, dims: tuple[str, ...]
                   limit: int | None = None, offset: int = 0) -> pa.Table:
     """Per group of ``dims`` (one row overall when empty): sessions per status, persons,
     cameras and complete-session duration statistics in ms; ``groups`` is the number of
-    groups before paging."""
+    groups before paging.
+
+    Two aggregates over the filter's sessions: one per (group, person) for the persons
+    (a GROUP BY is cheaper than two DISTINCT counts), and one per group for the rest. They
+    meet in a UNION ALL regrouped by the dimensions (a NULL dimension value is one group
+    there, as in any GROUP BY), so no join is needed."""
     where, params = session_where(flt)
-    select, positions = _select_dims(dims)
-    status_counts = "".join(
-        f"count(*) FILTER (WHERE status = '{status}') AS {status}, " for status in STATUSES)
+    select, _ = _select_dims(dims)
+    names = "".join(f'"{d}", ' for d in dims)
+    group = f"GROUP BY {names.rstrip(', ')}" if dims else ""
+    null_int, null_real = "CAST(NULL AS BIGINT)", "CAST(NULL AS DOUBLE PRECISION)"
+    counts = "".join(f"count(*) FILTER (WHERE status = '{s}') AS {s}, " for s in STATUSES)
+    totals = "".join(f"CAST(coalesce(sum({s}), 0) AS BIGINT) AS {s}, " for s in STATUSES)
     sql = f"""
-        SELECT {select}
-               count(*) AS sessions, {status_counts}
-               count(DISTINCT subject_id) AS persons,
-               count(DISTINCT subject_id) FILTER (WHERE duration_ms IS NOT NULL)
-                   AS persons_with_complete,
-               count(DISTINCT source_id) AS cameras,
-               CAST(sum(duration_ms) AS BIGINT) AS total_ms,
-               CAST(avg(duration_ms) AS DOUBLE PRECISION) AS mean_ms,
-               CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
-                    AS DOUBLE PRECISION) AS median_ms,
-               CAST(percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_ms)
-                    AS DOUBLE PRECISION) AS p90_ms,
-               max(duration_ms) AS max_ms,
+        WITH parts ({names} persons, with_complete, sessions, {", ".join(STATUSES)},
+                    n_complete, total, top, cameras, median, p90) AS (
+            SELECT {names} count(*), count(*) FILTER (WHERE n_complete > 0),
+                   {", ".join([null_int] * (len(STATUSES) + 5))}, {null_real}, {null_real}
+            FROM (SELECT {select} count(duration_ms) AS n_complete
+                  FROM sessions WHERE {where} GROUP BY {names} subject_id) per_person
+            {group}
+            UNION ALL
+            SELECT {names} {null_int}, {null_int}, sessions, {", ".join(STATUSES)},
+                   n_complete, total, top, cameras, q[1], q[2]
+            FROM (SELECT {select} count(*) AS sessions, {counts}
+                         count(duration_ms) AS n_complete, sum(duration_ms) AS total,
+                         max(duration_ms) AS top, count(DISTINCT source_id) AS cameras,
+                         percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY duration_ms)
+                             AS q
+                  FROM sessions WHERE {where} {_positions(dims, "GROUP BY")}) spread
+        )
+        SELECT {names}
+               CAST(coalesce(sum(sessions), 0) AS BIGINT) AS sessions, {totals}
+               CAST(coalesce(sum(persons), 0) AS BIGINT) AS persons,
+               CAST(coalesce(sum(with_complete), 0) AS BIGINT) AS persons_with_complete,
+               CAST(coalesce(max(cameras), 0) AS BIGINT) AS cameras,
+               CAST(sum(total) AS BIGINT) AS total_ms,
+               CAST(sum(total) AS DOUBLE PRECISION) / nullif(sum(n_complete), 0) AS mean_ms,
+               CAST(max(median) AS DOUBLE PRECISION) AS median_ms,
+               CAST(max(p90) AS DOUBLE PRECISION) AS p90_ms,
+               CAST(max(top) AS BIGINT) AS max_ms,
                count(*) OVER () AS groups
-        FROM sessions WHERE {where}
-        {f"GROUP BY {positions} ORDER BY {positions}" if dims else ""}"""
-    return reader.read_table(_paged(sql, limit, offset), params)
+        FROM parts
+        {f"{group} ORDER BY {names.rstrip(', ')}" if dims else ""}"""
+    return reader.read_table(_paged(sql, limit, offset), [*params, *params])
+
+
+def _positions(dims: tuple[str, ...], clause: str) -> str:
+    """``GROUP BY 1, 2`` (``clause`` and the dimensions' positions), or nothing."""
+    return f"{clause} {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
 
 
 def status_counts(reader: SqlReader, flt: AnalyticsFilter) -> dict[str, int]:
@@ -98,60 +135,90 @@ def count_events(reader: SqlReader, flt: AnalyticsFilter) -> int:
     return int(table.column("n")[0].as_py())
 
 
-def visitors_by_period(reader: SqlReader, flt: AnalyticsFilter, period: str,
-                       dims: tuple[str, ...] = ()) -> pa.Table:
-    """Per period (``day``, ``week`` or ``month``, by its first local day) and group:
-    unique, new and returning visitors."""
+def visitor_counts(reader: SqlReader, flt: AnalyticsFilter, period: str,
+                   dims: tuple[str, ...] = ()) -> tuple[pa.Table, pa.Table]:
+    """Visitors per period (``day``, ``week`` or ``month``, by its first local day) and
+    group: ``visitors``, ``new_visitors``, ``returning_visitors``; and per group how many
+    persons visited on exactly ``visit_days`` distinct local days.
+
+    One statement: the distinct visit days of each person (and group) under the filter
+    without its period, each marked whether it lies in the period; per person the first
+    period ever and the first in the selected period (a person is new in a period exactly
+    when it is both: the first ever is never later than the first selected); then three
+    counts in one UNION ALL (``part`` 0: visitors per period, 1: new visitors per period,
+    2: persons per number of visit days)."""
     period_sql = dimension_sql(period, "period")
-    where, params = session_where(flt)
-    all_time, all_time_params = session_where(flt.without_time())
+    where, params = session_where(flt.without_time())
+    selected, selected_params = period_condition(flt)
     select, _ = _select_dims(dims)
-    group = "".join(f', "{d}"' for d in dims)
-    same_group = "".join(f' AND v."{d}" IS NOT DISTINCT FROM f."{d}"' for d in dims)
+    names = "".join(f'"{d}", ' for d in dims)
+    # a day is its own period: each person then has one selected row per period
+    visitors = "count(*)" if period == "day" else "count(DISTINCT subject_id)"
     sql = f"""
-        WITH visits AS (
-            SELECT DISTINCT {select} subject_id, {period_sql} AS period
+        WITH days AS (
+            SELECT DISTINCT {select} subject_id, local_date, {period_sql} AS period,
+                   CASE WHEN {selected} THEN 1 ELSE 0 END AS selected
             FROM sessions WHERE {where}
-        ), first_seen AS (
-            SELECT {select} subject_id, min(local_date) AS first_day
-            FROM sessions WHERE {all_time} GROUP BY subject_id{group}
+        ), per_person AS (
+            SELECT {names} min(period) AS first_ever,
+                   min(period) FILTER (WHERE selected = 1) AS first_selected,
+                   count(*) FILTER (WHERE selected = 1) AS visit_days
+            FROM days GROUP BY {names} subject_id
+        ), counts (part, period, {names} n, visit_days) AS (
+            SELECT 0, period, {names} {visitors}, CAST(NULL AS BIGINT)
+            FROM days WHERE selected = 1 GROUP BY {names} period
+            UNION ALL
+            SELECT 1, first_selected, {names} count(*), CAST(NULL AS BIGINT)
+            FROM per_person WHERE first_selected = first_ever
+            GROUP BY {names} first_selected
+            UNION ALL
+            SELECT 2, CAST(NULL AS DATE), {names} count(*), visit_days
+            FROM per_person WHERE visit_days > 0 GROUP BY {names} visit_days
         )
-        SELECT v.period{"".join(f', v."{d}"' for d in dims)},
-               count(*) AS visitors,
-               count(*) FILTER (WHERE f.first_day >= v.period) AS new_visitors,
-               count(*) FILTER (WHERE f.first_day < v.period) AS returning_visitors
-        FROM visits v JOIN first_seen f ON v.subject_id = f.subject_id{same_group}
-        GROUP BY v.period{"".join(f', v."{d}"' for d in dims)}
-        ORDER BY v.period{"".join(f', v."{d}"' for d in dims)}"""
-    return reader.read_table(sql, [*params, *all_time_params])
+        SELECT * FROM counts ORDER BY part, period, {names} visit_days"""
+    table = reader.read_table(sql, [*selected_params, *params])
+    return _period_rows(table, dims), _frequency_rows(table, dims)
 
 
-def visit_frequency(reader: SqlReader, flt: AnalyticsFilter,
-                    dims: tuple[str, ...] = ()) -> pa.Table:
-    """Per group: how many persons visited on exactly ``visit_days`` distinct local days."""
-    where, params = session_where(flt)
-    select, _ = _select_dims(dims)
-    group = "".join(f', "{d}"' for d in dims)
-    sql = f"""
-        WITH per_person AS (
-            SELECT {select} subject_id, count(DISTINCT local_date) AS visit_days
-            FROM sessions WHERE {where} GROUP BY subject_id{group}
-        )
-        SELECT {"".join(f'"{d}", ' for d in dims)}visit_days, count(*) AS persons
-        FROM per_person GROUP BY visit_days{group} ORDER BY {"".join(f'"{d}", ' for d in dims)}
-        visit_days"""
-    return reader.read_table(sql, params)
+def _period_rows(counts: pa.Table, dims: tuple[str, ...]) -> pa.Table:
+    """Parts 0 and 1 of :func:`visitor_counts` as one row per period and group."""
+    part = counts.column("part")
+    keys = ["period", *dims]
+    visits = counts.filter(pc.equal(part, 0)).select([*keys, "n"])
+    new = counts.filter(pc.equal(part, 1)).select([*keys, "n"])
+    found = {tuple(row[k] for k in keys): row["n"] for row in new.to_pylist()}
+    new_counts = [int(found.get(tuple(row[k] for k in keys), 0)) for row in visits.to_pylist()]
+    visitors = visits.column("n").cast(pa.int64())
+    news = pa.array(new_counts, pa.int64())
+    return visits.select(keys).append_column("visitors", visitors).append_column(
+        "new_visitors", news).append_column("returning_visitors", pc.subtract(visitors, news))
+
+
+def _frequency_rows(counts: pa.Table, dims: tuple[str, ...]) -> pa.Table:
+    """Part 2 of :func:`visitor_counts`: persons per group and number of visit days."""
+    rows = counts.filter(pc.equal(counts.column("part"), 2))
+    return pa.table({**{d: rows.column(d) for d in dims},
+                     "visit_days": rows.column("visit_days").cast(pa.int64()),
+                     "persons": rows.column("n").cast(pa.int64())})
 
 
 def sessions_page(reader: SqlReader, flt: AnalyticsFilter, limit: int,
                   offset: int = 0) -> pa.Table:
-    """The filter's sessions by entry (or orphan exit) time, one page; ``total`` is the
-    number of matching sessions."""
+    """The filter's sessions by entry (or orphan exit) time, one page (a top-N: the
+    engine keeps only ``offset + limit`` rows while it reads)."""
     where, params = session_where(flt)
-    sql = f"""SELECT {", ".join(SESSION_LIST_COLUMNS)}, count(*) OVER () AS total
+    sql = f"""SELECT {", ".join(SESSION_LIST_COLUMNS)}
               FROM sessions WHERE {where}
-              ORDER BY anchor_ts, subject_id, source_id, zone, status"""
+              ORDER BY anchor_ts, subject_id, source_id, zone, status, entry_event_id,
+                       exit_event_id"""
     return reader.read_table(_paged(sql, limit, offset), params)
+
+
+def count_sessions(reader: SqlReader, flt: AnalyticsFilter) -> int:
+    """How many sessions the filter selects."""
+    where, params = session_where(flt)
+    table = reader.read_table(f"SELECT count(*) AS n FROM sessions WHERE {where}", params)
+    return int(table.column("n")[0].as_py())
 
 
 def newest_event_time(reader: SqlReader) -> Any:

@@ -13,7 +13,7 @@ from vigil.store.base import (
     StoreUnavailableError,
     UploadState,
 )
-from vigil.store.duckdb import DuckDBStore, StoreBusyError
+from vigil.store.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBStore, StoreBusyError
 
 __all__ = [
     "DeadLetter",
@@ -38,7 +38,8 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(url: str, default_timezone: str = "UTC", memory_limit: str = "256MB",
+def open_store(url: str, default_timezone: str = "UTC",
+               memory_limit: str = DEFAULT_MEMORY_LIMIT,
                max_session: dt.timedelta | None = None) -> Store:
     """Open the store named by ``url``: ``postgresql://…``, or a DuckDB file path
     (or ``duckdb:///path``). The schema is migrated to the newest revision first.

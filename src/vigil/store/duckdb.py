@@ -25,6 +25,10 @@ from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
 
 # A larger write-ahead log between checkpoints keeps bulk commits cheap; the log is durable.
 CHECKPOINT_THRESHOLD = "256MB"
+DEFAULT_MEMORY_LIMIT = "50%"
+"""DuckDB ``memory_limit`` unless told: half of the machine's RAM (DuckDB's own default is
+80 %; the rest is left to the Arrow and numpy work of the same process). Analytics over
+about 10M stored events need roughly 2GB: distinct counts and percentiles do not spill."""
 
 
 class StoreBusyError(RuntimeError):
@@ -39,7 +43,7 @@ class DuckDBStore(SqlStore):
     """
 
     def __init__(self, path: str | Path, default_timezone: str = "UTC",
-                 memory_limit: str = "256MB",
+                 memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  max_session: dt.timedelta = DEFAULT_MAX_SESSION) -> None:
         if max_session <= dt.timedelta(0):
             raise ValueError("max_session must be positive")

@@ -10,15 +10,23 @@ zone key) a batch touches. The key invariant: pairing only looks at neighbouring
 entry always starts a new session and an orphan exit starts one too, so pairing a group's
 events from the anchor of one of its sessions on reproduces what full pairing gives from
 there. For a group whose batch events start at ``t0``, the sessions anchored before
-``since`` (the group's last anchor before ``t0``) cannot change; the others are deleted and
-re-paired from the group's events at ``since`` or later. Two details keep this exact:
+``since`` (the group's last anchor in ``[t0 - max session, t0)``) cannot change; the others
+are deleted and re-paired from the group's events at ``since`` or later. Three details keep
+this exact:
 
 - An exit at ``since`` itself can close a kept session (at one instant exits sort before
   entries); it is left out of the re-pairing.
-- A group with no session anchored before ``t0`` has no stored event before ``t0`` (every
-  stored entry/exit with a person belongs to a session of each grouping), so it is re-paired
-  from ``t0``: a new visitor costs a read of its own events, not of its whole history.
-  A store upgraded from a schema without sessions is therefore rebuilt once when opened.
+- A group with no session anchored in that window is re-paired from ``t0``. Its sessions
+  anchored earlier are final and end before ``t0``: an exit is paired only with an entry at
+  most the maximum session before it, so such a session's exit (if any) is before ``t0``,
+  and whatever follows its entry (an event at ``t0`` or later) cannot change its status
+  (a superseded or too-late entry is ``timed_out`` either way; an ``open`` one is timed out
+  by the data end, which is at least ``t0``). The window's lower end is inclusive: a session
+  anchored exactly one maximum session before ``t0`` may end at ``t0`` itself.
+- The look-up is therefore proportional to the batch's time span, not to the table: DuckDB
+  prunes the sessions' row groups by the window, PostgreSQL reads an index. Every stored
+  entry/exit with a person belongs to a session of each grouping, so a store upgraded from a
+  schema without sessions is rebuilt once when opened.
 
 A trailing entry is ``open`` while the newest event of the store (``data_end``) is at most
 the maximum session after it; every insert moves ``data_end`` and times out the open
@@ -64,14 +72,20 @@ ENTRY_EXIT = "e.event_type IN ('entry', 'exit')"  # as the PostgreSQL partial in
 
 KEYS_TABLE = "session_keys"
 KEY_COLUMNS = ("grouping VARCHAR, subject_id VARCHAR, source_id VARCHAR, zone_key VARCHAR, "
-               "t0 TIMESTAMPTZ, since TIMESTAMPTZ, skip_exit VARCHAR")
+               "t0 TIMESTAMPTZ, horizon TIMESTAMPTZ, since TIMESTAMPTZ, skip_exit VARCHAR")
 _SAME_GROUP = ("s.grouping = k.grouping AND s.subject_id = k.subject_id "
                "AND s.source_id = k.source_id AND coalesce(s.zone, '') = k.zone_key")
 SET_SINCE = (f"UPDATE {KEYS_TABLE} AS k SET since = (SELECT max(s.anchor_ts) FROM sessions s "
-             f"WHERE {_SAME_GROUP} AND s.anchor_ts < k.t0)")
+             f"WHERE {_SAME_GROUP} AND s.anchor_ts >= k.horizon AND s.anchor_ts < k.t0 "
+             "AND s.anchor_ts >= ? AND s.anchor_ts < ?)")
+"""Each group's last anchor in ``[t0 - max session, t0)``; the ``?`` are the keys' earliest
+horizon and latest ``t0`` (DuckDB prunes the sessions' row groups by them)."""
 SET_SKIP_EXIT = (f"UPDATE {KEYS_TABLE} AS k SET skip_exit = (SELECT max(s.exit_event_id) "
                  f"FROM sessions s WHERE {_SAME_GROUP} AND s.anchor_ts < k.since "
-                 "AND s.exit_ts = k.since) WHERE k.since IS NOT NULL")
+                 "AND s.exit_ts = k.since AND s.anchor_ts >= ? AND s.anchor_ts < ?) "
+                 "WHERE k.since IS NOT NULL")
+"""The exit at ``since`` of a session anchored before it (at most a maximum session
+before, so at or after the earliest horizon less one maximum session: the first ``?``)."""
 DELETE_REPAIRED = (f"DELETE FROM sessions AS s USING {KEYS_TABLE} k WHERE {_SAME_GROUP} "
                    "AND s.anchor_ts >= coalesce(k.since, k.t0) AND s.anchor_ts >= ?")
 """Delete the sessions to re-pair; ``?`` is the earliest bound (DuckDB prunes by it)."""
@@ -128,12 +142,14 @@ class SessionTables(SqlAccess):
         if data_end is None:
             return
         self._time_out(data_end)
-        keys = affected_groups(staged)
+        keys = affected_groups(staged, self.session_max)
         if not keys.num_rows:
             return
         self._load_temp_table(KEYS_TABLE, KEY_COLUMNS, keys)
-        self._write(SET_SINCE)
-        self._write(SET_SKIP_EXIT)
+        earliest = pc.min(keys.column("horizon")).as_py()
+        latest = pc.max(keys.column("t0")).as_py()
+        self._write(SET_SINCE, [earliest, latest])
+        self._write(SET_SKIP_EXIT, [earliest - self.session_max, latest])
         lower = self._write(f"SELECT min(coalesce(since, t0)) FROM {KEYS_TABLE}")[0][0]
         self._write(DELETE_REPAIRED, [lower])
         bound, params = (" AND e.ts >= ?", [lower]) if self._prune_by_time else ("", [])
@@ -205,9 +221,10 @@ class SessionTables(SqlAccess):
                                       "WHERE grouping = 'camera' GROUP BY status"))
 
 
-def affected_groups(staged: pa.Table) -> pa.Table:
-    """``grouping, subject_id, source_id, zone_key, t0`` of each group the batch's entry/exit
-    rows fall in (``t0``: their earliest time); rows without a person are left out."""
+def affected_groups(staged: pa.Table, max_session: dt.timedelta) -> pa.Table:
+    """``grouping, subject_id, source_id, zone_key, t0, horizon`` of each group the batch's
+    entry/exit rows fall in (``t0``: their earliest time; ``horizon``: ``t0`` less the
+    longest visit); rows without a person are left out."""
     wanted = pc.fill_null(pc.is_in(staged.column("event_type"), pa.array(["entry", "exit"])),
                           False)
     rows = staged.filter(wanted)
@@ -229,6 +246,7 @@ def affected_groups(staged: pa.Table) -> pa.Table:
             "grouping": pa.array([grouping] * found.num_rows, pa.string()),
             "subject_id": found.column("subject_id"), "source_id": found.column("source_id"),
             "zone_key": zone_key, "t0": found.column("ts_min"),
+            "horizon": pc.subtract(found.column("ts_min"), pa.scalar(max_session)),
         }))
     return pa.concat_tables(parts)
 
