@@ -16,6 +16,8 @@ events with ``age_group``/``gender`` attributes), side by side in one run:
    sessions}`` on a real ``vigil serve`` over ``api_rows`` stored events, uncached (a server
    whose cache lifetime is 1 ms) and cached.
 
+``--file-only`` (:func:`run_file_benchmarks`) runs 1 to 3 alone, without building a store.
+
 Each measured variant runs in its own process (:mod:`benchmarks.dwell_work`), so its peak
 memory is its own; the variants are interleaved over rounds and the best round counts.
 Every run's answers must equal the pandas script's (unique visitors, sessions per status,
@@ -295,18 +297,18 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: run["seconds"])
 
 
-def run_rounds(csv: Path, db: Path, zones: dict[str, str], rounds: int, stored_runs: int,
-               workdir: Path, log: Log) -> dict[str, list[dict[str, Any]]]:
-    """``rounds`` rounds of pandas, Vigil from the CSV and Vigil over the store (the order
-    reversed every other round); each run's answers checked against pandas's."""
-    runs: dict[str, list[dict[str, Any]]] = {"pandas": [], "vigil_csv": [], "vigil_stored": []}
+def run_rounds(csv: Path, db: Path | None, zones: dict[str, str], rounds: int,
+               stored_runs: int, workdir: Path, log: Log) -> dict[str, list[dict[str, Any]]]:
+    """``rounds`` rounds of pandas, Vigil from the CSV and (with ``db``) Vigil over the store
+    (the order reversed every other round); each run's answers checked against pandas's."""
+    order = ["pandas", "vigil_csv", *(["vigil_stored"] if db is not None else [])]
+    runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in order}
     reference: dict[str, Any] | None = None
     for n in range(rounds):
-        order = ["pandas", "vigil_csv", "vigil_stored"]
         for variant in order if n % 2 == 0 else order[::-1]:
             for _ in range(stored_runs if variant == "vigil_stored" else 1):
-                path = db if variant == "vigil_stored" else csv
                 stored = variant == "vigil_stored"
+                path = db if stored and db is not None else csv
                 run = worker(variant, path, zones, workdir / f"{variant}-{n}",
                              passes=3 if stored else 1,
                              memory_limit=STORED_MEMORY_LIMIT if stored else None)
@@ -342,8 +344,9 @@ def summarise(run: dict[str, Any], rows: int) -> dict[str, Any]:
 
 def figures_of(runs: dict[str, list[dict[str, Any]]], rows: int, data: dict[str, Any]
                ) -> dict[str, dict[str, Any]]:
-    """``dwell_pandas``, ``dwell_csv`` and ``dwell_stored`` from the rounds."""
-    pandas, csv, stored = (best(runs[v]) for v in ("pandas", "vigil_csv", "vigil_stored"))
+    """``dwell_pandas``, ``dwell_csv`` and (when the store ran) ``dwell_stored`` from the
+    rounds."""
+    pandas, csv = best(runs["pandas"]), best(runs["vigil_csv"])
     answers = headline(pandas["answers"])
 
     def seconds(variant: str) -> list[float]:
@@ -373,6 +376,9 @@ def figures_of(runs: dict[str, list[dict[str, Any]]], rows: int, data: dict[str,
                "seconds_covers": "load_file + every answer (as pandas); kpis_seconds: "
                                  "load_file + kpis",
                "compared": list(COMPARED), "correct": True}
+    if not runs.get("vigil_stored"):
+        return {"dwell_pandas": pandas_fig, "dwell_csv": csv_fig}
+    stored = best(runs["vigil_stored"])
     ratio_stored = round(pandas["seconds"] / stored["seconds"], 2)
     warm = [s for r in runs["vigil_stored"] for s in r["warm_passes_s"]]
     stored_fig = {**summarise(stored, rows), "seconds_rounds": seconds("vigil_stored"),
@@ -531,6 +537,53 @@ def data_for(rows: int, workdir: Path, name: str, seed: int, log: Log
     return csv, zones_of(config), info
 
 
+def cli_figures(vigil: Path, csv: Path, zones_file: Path, workdir: Path,
+                reference: dict[str, Any], rows: int, pandas_seconds: float, runs: int,
+                log: Log) -> dict[str, Any]:
+    """``dwell_cli``: ``runs`` runs of ``vigil analytics --file``, each checked against the
+    pandas answers; the fastest counts."""
+    cli = []
+    for n in range(runs):
+        run = run_cli(vigil, csv, zones_file, workdir / f"cli-{n}")
+        check_same(f"vigil analytics --file (run {n + 1})", reference,
+                   cli_answers(run.pop("document")), log)
+        cli.append(run)
+        log(f"vigil analytics --file: {run['wall_s']:.2f} s, peak RSS "
+            f"{run['peak_rss_mib']:,.0f} MiB")
+    fastest = min(cli, key=lambda r: r["wall_s"])
+    return {"rows": rows, **fastest, "wall_s_runs": [r["wall_s"] for r in cli],
+            "command": "vigil analytics --file CSV --cameras ZONES.json --json --quiet (also "
+                       "visitors and the dwell histogram)",
+            "ratio_vs_pandas": round(pandas_seconds / fastest["wall_s"], 2), "correct": True}
+
+
+def run_file_benchmarks(workdir: Path, rows: int = FULL_ROWS, rounds: int = 2,
+                        cli_runs: int = 1, log: Log = log) -> dict[str, Any]:
+    """The file-path benchmarks alone (no store, no API): ``dwell_pandas``, ``dwell_csv``
+    and ``dwell_cli`` on the same CSV as :func:`run_dwell_benchmarks`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    started, load_start = time.perf_counter(), load_average()
+    vigil = vigil_executable()
+    csv, zones, data = data_for(rows, workdir, "dwell", SEED, log)
+    zones_file = workdir / "cameras.json"
+    zones_file.write_text(json.dumps(zones), encoding="utf-8")
+    runs = run_rounds(csv, None, zones, rounds, 0, workdir, log)
+    results = figures_of(runs, rows, data)
+    reference = runs["pandas"][0]["answers"]
+    results["dwell_cli"] = cli_figures(vigil, csv, zones_file, workdir, reference, rows,
+                                       results["dwell_pandas"]["seconds"], cli_runs, log)
+    results["dwell_pandas"]["run"] = {
+        "duration_s": round(time.perf_counter() - started, 1),
+        "load_average_start": load_start, "load_average_end": load_average(),
+        "rounds": rounds, "file_only": True, "data_cache": os.environ.get(CACHE_ENV)}
+    c, cli = results["dwell_csv"], results["dwell_cli"]
+    log(f"dwell file path: CSV {c['seconds']:.2f} s (KPIs {c['kpis_seconds']:.2f} s, "
+        f"{c['ratio_vs_pandas']}x pandas), CLI {cli['wall_s']:.2f} s "
+        f"({cli['ratio_vs_pandas']}x), pandas {results['dwell_pandas']['seconds']:.2f} s; "
+        "numbers identical")
+    return results
+
+
 def run_dwell_benchmarks(workdir: Path, rows: int = FULL_ROWS, api_rows: int = API_ROWS,
                          rounds: int = 2, stored_runs: int = 2, cli_runs: int = 1,
                          api_requests: int = 30, *, probe_default_limit: bool = True,
@@ -554,21 +607,8 @@ def run_dwell_benchmarks(workdir: Path, rows: int = FULL_ROWS, api_rows: int = A
         results["dwell_stored"]["default_memory_limit"] = default_limit_run(
             db, zones, workdir / "stored-default", reference, log)
 
-    cli = []
-    for n in range(cli_runs):
-        run = run_cli(vigil, csv, zones_file, workdir / f"cli-{n}")
-        check_same(f"vigil analytics --file (run {n + 1})", reference,
-                   cli_answers(run.pop("document")), log)
-        cli.append(run)
-        log(f"vigil analytics --file: {run['wall_s']:.2f} s, peak RSS "
-            f"{run['peak_rss_mib']:,.0f} MiB")
-    fastest = min(cli, key=lambda r: r["wall_s"])
-    results["dwell_cli"] = {"rows": rows, **fastest, "wall_s_runs": [r["wall_s"] for r in cli],
-                            "command": "vigil analytics --file CSV --cameras ZONES.json --json "
-                                       "--quiet (also visitors and the dwell histogram)",
-                            "ratio_vs_pandas": round(results["dwell_pandas"]["seconds"]
-                                                     / fastest["wall_s"], 2),
-                            "correct": True}
+    results["dwell_cli"] = cli_figures(vigil, csv, zones_file, workdir, reference, rows,
+                                       results["dwell_pandas"]["seconds"], cli_runs, log)
 
     if rows <= api_rows:
         api_db, api_events, library = db, rows, reference
@@ -602,14 +642,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=30,
                         help="timed GETs per endpoint and phase (default 30)")
+    parser.add_argument("--file-only", action="store_true",
+                        help="only the file path: pandas, Vigil from the CSV and `vigil "
+                        "analytics --file` (no store build, no API)")
+    parser.add_argument("--cli-runs", type=int, default=1,
+                        help="runs of `vigil analytics --file` (the fastest counts)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-dwell-") as tmp:
-        results = run_dwell_benchmarks(Path(tmp), args.rows, args.api_rows, args.rounds,
-                                       api_requests=args.requests)
+        if args.file_only:
+            results = run_file_benchmarks(Path(tmp), args.rows, args.rounds, args.cli_runs)
+        else:
+            results = run_dwell_benchmarks(Path(tmp), args.rows, args.api_rows, args.rounds,
+                                           cli_runs=args.cli_runs, api_requests=args.requests)
     json.dump(results, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 

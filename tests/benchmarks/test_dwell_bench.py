@@ -81,3 +81,20 @@ def test_a_different_number_fails_loudly() -> None:
     assert found[1].startswith("occupancy.max: 1 of 2 differ")
     with pytest.raises(bench.AnswersDiffer, match="2 answer"):
         bench.check_same("test", pandas, vigil, lambda _: None)
+
+
+def test_file_only_benchmarks_run_small_and_match_pandas(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = bench_module()
+    monkeypatch.delenv(bench.CACHE_ENV, raising=False)
+    messages: list[str] = []
+    results: dict[str, Any] = bench.run_file_benchmarks(tmp_path, rows=ROWS, rounds=1,
+                                                        log=messages.append)
+
+    assert set(results) == {"dwell_pandas", "dwell_csv", "dwell_cli"}
+    pandas, csv, cli = (results[k] for k in ("dwell_pandas", "dwell_csv", "dwell_cli"))
+    assert csv["correct"] is True and cli["correct"] is True
+    assert csv["ratio_vs_pandas"] == round(pandas["seconds"] / csv["seconds"], 2)
+    assert cli["ratio_vs_pandas"] == round(pandas["seconds"] / cli["wall_s"], 2)
+    assert pandas["run"]["file_only"] is True and not (tmp_path / "dwell-20000.duckdb").exists()
+    assert any("numbers identical" in message for message in messages)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -351,3 +352,49 @@ def test_carried_columns_come_from_the_anchor_event() -> None:
     ]
     with pytest.raises(ValueError, match="session columns"):
         pair_sessions(events, data_end=at(9), carry=["status"])
+
+
+# --- the fast paths: chunked input, wide group codes --------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_sets(), st.integers(1, 4), st.integers(0, 6))
+def test_chunked_input_with_other_rows_pairs_as_one_clean_table(
+    case: tuple[list[Ev], GroupBy, timedelta, datetime], chunks: int, detections: int,
+) -> None:
+    """Several chunks, and detection rows with no person between them, change nothing."""
+    events, by, max_session, data_end = case
+    plain = pair_sessions(table(events), by=by, max_session=max_session, data_end=data_end)
+    noise = [{"event_id": f"d{i}", "source_id": "cam9", "event_type": "detection",
+              "ts": at(i), "subject_id": None, "zone": None} for i in range(detections)]
+    rows = [e._asdict() for e in events] + noise
+    size = max(1, -(-len(rows) // chunks))
+    parts = [pa.Table.from_pylist(rows[i:i + size], schema=SCHEMA)
+             for i in range(0, len(rows), size)] or [table([])]
+    chunked = pa.concat_tables(parts)
+    got = pair_sessions(chunked, by=by, max_session=max_session, data_end=data_end)
+    assert got.equals(plain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 7, 65_535, 65_536, 65_537, 1 << 20, (1 << 32) - 1,
+                                 1 << 32, 1 << 40]), max_size=60),
+       st.integers(0, 1000))
+def test_stable_regrouping_equals_a_stable_argsort(values: list[int], seed: int) -> None:
+    from vigil.dwell.pairing import _stable_order_by
+
+    rng = np.random.default_rng(seed)
+    keys = np.array(values, dtype=np.int64)
+    start = rng.permutation(len(keys)).astype(np.int64)
+    expected = start[np.argsort(keys[start], kind="stable")]
+    assert _stable_order_by(keys, start).tolist() == expected.tolist()
+
+
+def test_many_groups_pair_as_the_reference() -> None:
+    """More than 65,536 person/camera groups: the group sort takes a second radix pass."""
+    rng = np.random.default_rng(5)
+    people = 70_000
+    events = [Ev(f"e{i}", "entry" if i % 2 == 0 else "exit", at(int(rng.integers(0, 200))),
+                 subject_id=f"p{int(rng.integers(0, people))}") for i in range(2 * people)]
+    got = pair_sessions(table(events), data_end=at(200))
+    assert got.to_pylist() == reference(events, "camera", DEFAULT_MAX_SESSION, at(200))

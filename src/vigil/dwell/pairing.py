@@ -36,14 +36,19 @@ stored local date and attributes.
 So ``timed_out`` means "closed without a matching exit"; every entry yields exactly one
 session and every exit is either the end of a ``complete`` session or an ``orphan_exit``.
 Sessions are sorted by ``(subject_id, source_id, zone, entry_ts or exit_ts)`` with the
-tie rules of rule 3. The work is two stable integer sorts (numpy) and one vectorised pass
-over neighbouring rows; no per-row Python loop.
+tie rules of rule 3. The work is integer codes for the strings (one dictionary encoding per
+column, ranked), stable integer sorts (numpy; 16-bit radix passes for the group codes), one
+vectorised pass over neighbouring rows and gathers of the session columns; no per-row
+Python loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -65,6 +70,7 @@ STATUSES: tuple[str, ...] = ("complete", "open", "timed_out", "orphan_exit")
 _COMPLETE, _OPEN, _TIMED_OUT, _ORPHAN = range(4)
 _TS = pa.timestamp("us", tz="UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_GATHER_THREADS = 2
 _REQUIRED = ("event_id", "source_id", "event_type", "ts", "subject_id", "zone")
 
 SESSION_SCHEMA = pa.schema(
@@ -98,24 +104,102 @@ def pair_sessions(
         raise ValueError(f"by must be 'camera' or 'zone', not {by!r}")
     if max_session <= timedelta(0):
         raise ValueError("max_session must be positive")
-    rows = _entry_exit_rows(events, by, carry)
-    ts = rows.column("ts").to_numpy().astype(np.int64)
-    is_entry = pc.equal(rows.column("event_type"), "entry").to_numpy(zero_copy_only=False)
-    group = _group_codes(*(_codes(rows.column(c)) for c in ("subject_id", "source_id", "zone")))
-    order = _sort_order(group, ts, is_entry, rows.column("event_id"))
-    new_group = _group_starts(group[order])
-    ts, is_entry = ts[order], is_entry[order]
-    keep = ~_duplicates(new_group, ts, is_entry, rows.column("event_id").take(order))
+    rows = _EntryExit.of(events, by, carry)
+    order = _sort_order(rows.group, rows.ts, rows.is_entry, rows.event_id, rows.positions)
+    new_group = _group_starts(rows.group[order])
+    ts, is_entry = rows.ts[order], rows.is_entry[order]
+    keep = ~_duplicates(new_group, ts, is_entry, rows.event_id, rows.positions[order])
     order, new_group, ts, is_entry = order[keep], new_group[keep], ts[keep], is_entry[keep]
     entry_pos, exit_pos, status, duration = _pair(
         new_group, ts, is_entry, _micros(max_session), _epoch_micros(data_end)
     )
-    return _assemble(rows, order, entry_pos, exit_pos, status, duration, by, carry)
+    return _assemble(rows, rows.positions[order], entry_pos, exit_pos, status, duration, carry)
 
 
-def _entry_exit_rows(events: pa.Table, by: GroupBy, carry: Sequence[str]) -> pa.Table:
-    """The entry/exit rows with normalised types; zone is "" (by zone) or null (by camera);
-    the ``carry`` columns follow unchanged."""
+@dataclass(frozen=True)
+class _EntryExit:
+    """The entry/exit rows of an events table, as numbers for sorting and pairing.
+
+    ``positions`` are the rows' indices in ``columns`` (the event columns the sessions take
+    values from, chunks combined, normalised: strings, UTC microseconds); ``keys`` hold
+    subject_id, source_id and zone as codes into their sorted distinct values (zone: "" for
+    null by zone, null by camera); ``group`` orders the rows by (subject_id, source_id,
+    zone) as strings do."""
+
+    columns: dict[str, pa.Array]
+    keys: dict[str, _Codes]
+    positions: Ints
+    ts: Ints
+    is_entry: Bools
+    group: Ints
+
+    @property
+    def event_id(self) -> pa.Array:
+        return self.columns["event_id"]
+
+    @classmethod
+    def of(cls, events: pa.Table, by: GroupBy, carry: Sequence[str]) -> _EntryExit:
+        _check_columns(events, carry)
+        kind = events.column("event_type").cast(pa.string())
+        is_entry_all = _flags(pc.equal(kind, "entry"))
+        positions = np.flatnonzero(is_entry_all | _flags(pc.equal(kind, "exit")))
+        for name in ("event_id", "subject_id", "source_id", "ts"):
+            column = events.column(name)
+            nulls = int(np.count_nonzero(_flags(pc.is_null(column))[positions])) \
+                if column.null_count else 0
+            if nulls:
+                raise ValueError(f"{nulls} entry/exit row(s) have a null {name}")
+        columns = {"event_id": _combined(events.column("event_id").cast(pa.string())),
+                   "ts": _combined(events.column("ts").cast(_TS)),
+                   **{name: _combined(events.column(name)) for name in carry}}
+        zone = events.column("zone").cast(pa.string())
+        texts = {name: events.column(name).cast(pa.string())
+                 for name in ("subject_id", "source_id")}
+        if by == "zone":
+            texts["zone"] = pc.fill_null(zone, "")
+        with ThreadPoolExecutor(_GATHER_THREADS) as pool:  # Arrow's kernels release the GIL
+            keys = dict(zip(texts, pool.map(_Codes.of, texts.values()), strict=True))
+        if by != "zone":
+            keys["zone"] = _Codes.null(len(events))
+        ts_all = pc.fill_null(columns["ts"].cast(pa.int64()), 0).to_numpy()
+        group = _group_codes(*(keys[name].codes[positions]
+                               for name in ("subject_id", "source_id", "zone")))
+        return cls(columns, keys, positions, np.asarray(ts_all[positions], dtype=np.int64),
+                   is_entry_all[positions], group)
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """A string column as integer codes (nulls: 0, never used) into its distinct values in
+    sorted order, so that codes compare as the strings do."""
+
+    codes: Ints
+    values: pa.Array
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray) -> _Codes:
+        encoded = pc.dictionary_encode(_combined(column))
+        dictionary = encoded.dictionary
+        by_value = pc.sort_indices(dictionary).to_numpy().astype(np.int64)
+        rank = np.empty(len(by_value), dtype=np.int64)
+        rank[by_value] = np.arange(len(by_value), dtype=np.int64)
+        indices = pc.fill_null(encoded.indices, 0).to_numpy().astype(np.int64)
+        codes: Ints = rank[indices] if len(rank) else np.zeros(len(indices), dtype=np.int64)
+        return cls(codes, dictionary.take(pa.array(by_value)))
+
+    @classmethod
+    def null(cls, rows: int) -> _Codes:
+        """An all-null column: code 0 everywhere, a null value."""
+        return cls(np.zeros(rows, dtype=np.int64), pa.nulls(1, pa.string()))
+
+    def take(self, positions: Ints) -> pa.Array:
+        """The strings at ``positions`` (cheap when their codes ascend)."""
+        return self.values.take(pa.array(self.codes[positions]))
+
+
+def _check_columns(events: pa.Table, carry: Sequence[str]) -> None:
+    """The columns pairing needs are there, ``carry`` names none of the session columns and
+    ``ts`` is time-zone-aware."""
     clash = [name for name in carry if name in SESSION_SCHEMA.names or name in _REQUIRED]
     if clash:
         raise ValueError(f"cannot carry column(s) {', '.join(clash)}: they are session columns")
@@ -125,36 +209,20 @@ def _entry_exit_rows(events: pa.Table, by: GroupBy, carry: Sequence[str]) -> pa.
     ts_type = events.schema.field("ts").type
     if not pa.types.is_timestamp(ts_type) or ts_type.tz is None:
         raise ValueError(f"ts must be a time-zone-aware timestamp, not {ts_type}")
-    wanted = pc.fill_null(pc.is_in(events.column("event_type"), pa.array(["entry", "exit"])), False)
-    rows = events.select([*_REQUIRED, *carry]).filter(wanted)
-    for name in ("event_id", "subject_id", "source_id", "ts"):
-        nulls = rows.column(name).null_count
-        if nulls:
-            raise ValueError(f"{nulls} entry/exit row(s) have a null {name}")
-    zone = rows.column("zone").cast(pa.string())
-    zone = pc.fill_null(zone, "") if by == "zone" else pa.nulls(len(rows), pa.string())
-    return pa.table(
-        {
-            "event_id": rows.column("event_id").cast(pa.string()),
-            "source_id": rows.column("source_id").cast(pa.string()),
-            "event_type": rows.column("event_type").cast(pa.string()),
-            "ts": rows.column("ts").cast(_TS),
-            "subject_id": rows.column("subject_id").cast(pa.string()),
-            "zone": zone,
-            **{name: rows.column(name) for name in carry},
-        }
-    )
 
 
-def _codes(column: pa.ChunkedArray) -> Ints:
-    """Integer codes in the strings' order; no nulls, or all null (then all code 0)."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    if len(encoded.dictionary) == 0:
-        return np.zeros(len(column), dtype=np.int64)
-    rank = pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="dense").to_numpy()
-    indices = encoded.indices.to_numpy().astype(np.int64)
-    codes: Ints = np.asarray(rank, dtype=np.int64)[indices]
-    return codes
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous array (takes from it are cheaper than from many chunks)."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    return column
+
+
+def _flags(mask: pa.ChunkedArray | pa.Array) -> Bools:
+    """A boolean Arrow array as numpy, null as False."""
+    flags: Bools = np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False),
+                              dtype=bool)
+    return flags
 
 
 def _group_codes(subject: Ints, source: Ints, zone: Ints) -> Ints:
@@ -167,22 +235,36 @@ def _group_codes(subject: Ints, source: Ints, zone: Ints) -> Ints:
     return dense * zones + zone
 
 
-def _sort_order(group: Ints, ts: Ints, is_entry: Bools, event_id: pa.ChunkedArray) -> Ints:
-    """Row order by (group, ts, exit-before-entry, event_id): two stable integer sorts."""
+def _stable_order_by(values: Ints, order: Ints) -> Ints:
+    """``order`` stably re-sorted by ``values[order]`` (non-negative): a radix sort over
+    16-bit digits while there are at most two, else a merge sort."""
+    top = int(values.max(initial=0))
+    if top >= 1 << 32:
+        return order[np.argsort(values[order], kind="stable")]
+    for shift in (0, 16) if top >= 1 << 16 else (0,):
+        digit = ((values[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+    return order
+
+
+def _sort_order(group: Ints, ts: Ints, is_entry: Bools, event_id: pa.Array,
+                positions: Ints) -> Ints:
+    """Row order by (group, ts, exit-before-entry, event_id, input order): stable integer
+    sorts, then the event ids of the rows still tied."""
     key = ts * 2 + is_entry  # exit (0) before entry (1) at equal ts
-    by_time = np.argsort(key, kind="stable")
-    order: Ints = by_time[np.argsort(group[by_time], kind="stable")].astype(np.int64)
+    by_time = np.argsort(key, kind="stable").astype(np.int64)
+    order = _stable_order_by(group, by_time)
     same = np.zeros(len(order), dtype=bool)
     same[1:] = (group[order][1:] == group[order][:-1]) & (key[order][1:] == key[order][:-1])
     tied = same.copy()
     tied[:-1] |= same[1:]
     if not tied.any():
         return order
-    positions = np.flatnonzero(tied)
-    run = np.cumsum(~same[positions])
-    rows = order[positions]
-    eid_rank = pc.rank(event_id.take(pa.array(rows)), tiebreaker="dense").to_numpy()
-    order[positions] = rows[np.lexsort((eid_rank, run))]
+    at = np.flatnonzero(tied)
+    run = np.cumsum(~same[at])
+    rows = order[at]
+    eid_rank = pc.rank(event_id.take(pa.array(positions[rows])), tiebreaker="dense").to_numpy()
+    order[at] = rows[np.lexsort((eid_rank, run))]
     return order
 
 
@@ -193,13 +275,18 @@ def _group_starts(sorted_group: Ints) -> Bools:
     return starts
 
 
-def _duplicates(new_group: Bools, ts: Ints, is_entry: Bools, event_id: pa.ChunkedArray) -> Bools:
-    """True for a sorted row repeating its predecessor's group, type, ts and event_id."""
+def _duplicates(new_group: Bools, ts: Ints, is_entry: Bools, event_id: pa.Array,
+                sorted_positions: Ints) -> Bools:
+    """True for a sorted row repeating its predecessor's group, type, ts and event_id (ids
+    are compared only where all the rest repeats)."""
     dup = np.zeros(len(ts), dtype=bool)
     if len(ts) > 1:
-        eid = event_id.combine_chunks()
-        same_id = pc.equal(eid.slice(1), eid.slice(0, len(eid) - 1)).to_numpy(zero_copy_only=False)
-        dup[1:] = ~new_group[1:] & (ts[1:] == ts[:-1]) & (is_entry[1:] == is_entry[:-1]) & same_id
+        alike = ~new_group[1:] & (ts[1:] == ts[:-1]) & (is_entry[1:] == is_entry[:-1])
+        at = np.flatnonzero(alike) + 1
+        if len(at):
+            same_id = pc.equal(event_id.take(pa.array(sorted_positions[at])),
+                               event_id.take(pa.array(sorted_positions[at - 1])))
+            dup[at] = _flags(same_id)
     return dup
 
 
@@ -229,36 +316,39 @@ def _pair(
 
 
 def _assemble(
-    rows: pa.Table,
-    order: Ints,
+    rows: _EntryExit,
+    sorted_positions: Ints,
     entry_pos: Ints,
     exit_pos: Ints,
     status: npt.NDArray[np.int8],
     duration_us: Ints,
-    by: GroupBy,
     carry: Sequence[str],
 ) -> pa.Table:
     """Gather the session columns from the event rows (null where a position is -1)."""
     any_pos = np.where(entry_pos >= 0, entry_pos, exit_pos)
-    entry_idx = pa.array(order[np.maximum(entry_pos, 0)], mask=entry_pos < 0)
-    exit_idx = pa.array(order[np.maximum(exit_pos, 0)], mask=exit_pos < 0)
-    first = pa.array(order[any_pos])
+    entry_idx = pa.array(sorted_positions[np.maximum(entry_pos, 0)], mask=entry_pos < 0)
+    exit_idx = pa.array(sorted_positions[np.maximum(exit_pos, 0)], mask=exit_pos < 0)
+    anchors = sorted_positions[any_pos]
+    first = pa.array(anchors)
     complete = status == _COMPLETE
-    zone = rows.column("zone").take(first) if by == "zone" else pa.nulls(len(status), pa.string())
-    columns = [
-        rows.column("subject_id").take(first),
-        rows.column("source_id").take(first),
-        zone,
-        rows.column("ts").take(entry_idx),
-        rows.column("ts").take(exit_idx),
-        pa.array(duration_us // 1000, mask=~complete),
-        pa.array(STATUSES).take(pa.array(status)),
-        rows.column("event_id").take(entry_idx),
-        rows.column("event_id").take(exit_idx),
+    columns = rows.columns
+    gathers: list[Callable[[], pa.Array]] = [
+        lambda: rows.keys["subject_id"].take(anchors),
+        lambda: rows.keys["source_id"].take(anchors),
+        lambda: rows.keys["zone"].take(anchors),
+        lambda: columns["ts"].take(entry_idx),
+        lambda: columns["ts"].take(exit_idx),
+        lambda: pa.array(duration_us // 1000, mask=~complete),
+        lambda: pa.array(STATUSES).take(pa.array(status)),
+        lambda: columns["event_id"].take(entry_idx),
+        lambda: columns["event_id"].take(exit_idx),
+        *(partial(columns[name].take, first) for name in carry),
     ]
-    sessions = pa.Table.from_arrays(columns, schema=SESSION_SCHEMA)
-    for name in carry:
-        sessions = sessions.append_column(name, rows.column(name).take(first))
+    with ThreadPoolExecutor(_GATHER_THREADS) as pool:  # Arrow's take releases the GIL
+        arrays = list(pool.map(lambda gather: gather(), gathers))
+    sessions = pa.Table.from_arrays(arrays[:len(SESSION_SCHEMA)], schema=SESSION_SCHEMA)
+    for name, array in zip(carry, arrays[len(SESSION_SCHEMA):], strict=True):
+        sessions = sessions.append_column(name, array)
     return sessions
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,10 +39,18 @@ def session_records(events: pa.Table, grouping: GroupBy, data_end: datetime,
     sessions = pair_sessions(events, by=grouping, max_session=max_session, data_end=data_end,
                              carry=CARRIED)
     anchor = pc.coalesce(sessions.column("entry_ts"), sessions.column("exit_ts"))
-    sessions = sessions.append_column("grouping", pa.array([grouping] * sessions.num_rows,
-                                                           pa.string()))
+    sessions = sessions.append_column("grouping", _repeated(grouping, sessions.num_rows))
     sessions = sessions.append_column("anchor_ts", anchor)
     return sessions.select(SESSION_TABLE_SCHEMA.names).cast(SESSION_TABLE_SCHEMA)
+
+
+def _repeated(text: str, rows: int) -> pa.Array:
+    """``text`` ``rows`` times, as a string array built from its buffers."""
+    data = text.encode("utf-8")
+    if rows * len(data) >= 1 << 31:
+        return pa.array([text] * rows, pa.string())
+    offsets = np.arange(rows + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data * rows))
 
 
 def all_session_records(events: pa.Table, data_end: datetime,
