@@ -231,6 +231,7 @@ class JobScheduler:
         self._clock = clock
         self._catch_up = [name for name in catch_up if name in self._states]
         self._is_leader = is_leader
+        self._catch_up_thread: threading.Thread | None = None
         self.stop = stop or threading.Event()
         self._running = _Running()
         self._guard = threading.Lock()
@@ -258,12 +259,16 @@ class JobScheduler:
         for name in self._states:
             scheduler.add_job(self._scheduled, self._triggers[name], args=[name], id=name,
                               name=name)
-        if catch_up and self._catch_up:
-            with self._guard:
-                self._pending_catch_up = True
-            scheduler.add_job(self._run_catch_up, "date", id="catch-up", name="catch-up")
         scheduler.start()
         self._scheduler = scheduler
+        if catch_up and self._catch_up:
+            # A thread of its own, not a one-off APScheduler job: the scheduler's loop removes
+            # such a job after it ran, which races with a shutdown soon after start.
+            with self._guard:
+                self._pending_catch_up = True
+            self._catch_up_thread = threading.Thread(target=self._run_catch_up,
+                                                     name="vigil-catch-up", daemon=True)
+            self._catch_up_thread.start()
         log.info("scheduled jobs started (%s, time zone %s)", ", ".join(
             f"{name} '{state.job.cron}'" for name, state in self._states.items()),
             self.timezone)
@@ -271,6 +276,9 @@ class JobScheduler:
     def shutdown(self) -> None:
         """Stop the triggers; a running job stops at its next step, and is waited for."""
         self.stop.set()
+        if self._catch_up_thread is not None:
+            self._catch_up_thread.join()
+            self._catch_up_thread = None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
