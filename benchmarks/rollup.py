@@ -9,7 +9,9 @@ in a new DuckDB file with the SQL aggregate store:
    ``seconds``, the first run in the process; ``warm_seconds``, a second one), then the
    same with a daily summarizer registered that reads the day's raw events
    (``with_raw_events_seconds``, what detector summaries will cost). The process's peak
-   RSS (``peak_rss_mb``) is measured from outside (:func:`benchmarks.procs.run_measured`).
+   RSS (``peak_rss_mb``) is measured from outside (:func:`benchmarks.procs.run_measured`);
+   the process (:mod:`benchmarks.rollup_child`) imports only what a user's job process
+   would, not the generator of this suite.
 2. **A 90-day backfill** (``rollup_backfill``): 10M events over 90 days; a fresh process runs
    ``backfill`` over the range (``seconds``: daily, weekly and monthly layers, ledger rows
    included). Ingest into the store (``ingest_seconds``) is reported apart.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.abc
 import json
 import sys
 import tempfile
@@ -33,8 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmarks.procs import clean_env, run_measured
-from vigil.rollup.aggregates import AggregateRecord
-from vigil.store import Store, open_store
+from vigil.store import open_store
 from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.synth import DEFAULT_CAMERAS, SynthConfig, generate_events
 
@@ -127,81 +127,30 @@ def build_store(db: Path, start: dt.date, days: int, rows: int, parts: int) -> d
             "ingest_seconds": round(ingest_s, 3)}
 
 
-# -- what the measured child processes run --------------------------------------------------
-class RawEventCount:
-    """A summarizer that reads the day's raw events and counts them per source."""
-
-    name = "bench_raw_events"
-
-    def summarize(self, day: dt.date, events: pa.Table) -> list[AggregateRecord]:
-        counts = events.group_by("source_id").aggregate([("event_id", "count")])
-        return [AggregateRecord("daily", self.name, source, day, {"n": n})
-                for source, n in zip(counts.column("source_id").to_pylist(),
-                                     counts.column("event_id_count").to_pylist(), strict=True)]
-
-
-def layer_totals(store: Store, start: dt.date, end: dt.date) -> dict[str, float | None]:
+# -- the measured child processes (benchmarks.rollup_child) ---------------------------------
+def daily_answers(db: Path, day: dt.date) -> dict[str, Any]:
+    """What the daily runs left in the store: the day's events in the hourly counts, in
+    the activity records, and in the records of the raw-events summarizer."""
+    from benchmarks.rollup_child import SUMMARIZER
     from vigil.rollup import SqlAggregateStore
-
-    aggregates = SqlAggregateStore(store)
-    return {layer: aggregates.aggregate(start, end, "events", "sum", detector="activity",
-                                        layer=layer) for layer in LAYERS}
-
-
-def child_daily(db: Path, day: dt.date, now: dt.datetime, raw: bool) -> dict[str, Any]:
-    """The daily job on ``day``, first run in this process then warm (with a summarizer
-    reading the day's raw events when ``raw``); the process's RSS before the job."""
-    import psutil
-
-    from vigil.rollup import SqlAggregateStore
-    from vigil.rollup.jobs import run_rollup
-    from vigil.rollup.summaries import temporarily_registered
 
     store = open_store(str(db))
     try:
-        rss_before = psutil.Process().memory_info().rss
         aggregates = SqlAggregateStore(store)
-        with temporarily_registered(*([RawEventCount()] if raw else [])):
-            clock = time.perf_counter()
-            report = run_rollup("daily", store, aggregates, now=now, period=day)
-            seconds = time.perf_counter() - clock
-            clock = time.perf_counter()
-            run_rollup("daily", store, aggregates, now=now, period=day)
-            warm_seconds = time.perf_counter() - clock
-        summary = aggregates.aggregate(day, day, "n", "sum", detector=RawEventCount.name)
-        hourly = dict(store.daily_event_totals(day, day)).get(day, 0)
-        return {"seconds": seconds, "warm_seconds": warm_seconds,
-                "rss_before_job_mb": rss_before / MIB, "rows_written": report.rows_written,
-                "day_events": hourly, "activity_events": layer_totals(store, day, day)["daily"],
-                "summary_events": summary}
-    finally:
-        store.close()
-
-
-def child_backfill(db: Path, start: dt.date, end: dt.date, now: dt.datetime
-                   ) -> dict[str, Any]:
-    from vigil.rollup import SqlAggregateStore
-    from vigil.rollup.jobs import backfill
-
-    store = open_store(str(db))
-    try:
-        clock = time.perf_counter()
-        reports = backfill(store, SqlAggregateStore(store), start, end, now=now)
-        seconds = time.perf_counter() - clock
-        return {"seconds": seconds,
-                "jobs": {r.job: {"periods": len(r.periods), "rows_written": r.rows_written,
-                                 "seconds": round(r.duration_s, 3), "notes": list(r.notes)}
-                         for r in reports},
-                "layer_events": layer_totals(store, start - dt.timedelta(days=31), end)}
+        return {"day_events": dict(store.daily_event_totals(day, day)).get(day, 0),
+                "activity_events": aggregates.aggregate(day, day, "events", "sum",
+                                                        detector="activity"),
+                "summary_events": aggregates.aggregate(day, day, "n", "sum",
+                                                       detector=SUMMARIZER)}
     finally:
         store.close()
 
 
 def measured_child(workdir: Path, *args: str) -> tuple[dict[str, Any], float]:
-    """Run ``python -m benchmarks.rollup --child ARGS`` measured; its JSON and peak MiB."""
+    """Run ``python -m benchmarks.rollup_child ARGS`` measured; its JSON and peak MiB."""
     workdir.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
-    run = run_measured([sys.executable, "-m", "benchmarks.rollup", "--child", *args],
+    run = run_measured([sys.executable, "-m", "benchmarks.rollup_child", *args],
                        root, CHILD_TIMEOUT_S, env=clean_env())
     if run.returncode != 0:
         raise RuntimeError(f"benchmark child {args[0]} failed ({run.returncode}): "
@@ -216,11 +165,13 @@ def daily_benchmark(workdir: Path, rounds: int = 3) -> dict[str, Any]:
     now = dt.datetime.combine(DAILY_DAY + dt.timedelta(days=2), dt.time(), dt.UTC)
     args = (str(db), DAILY_DAY.isoformat(), now.isoformat())
     runs = [measured_child(workdir / f"daily-{n}", "daily", *args) for n in range(rounds)]
+    answers = daily_answers(db, DAILY_DAY)
     raw_runs = [measured_child(workdir / f"raw-{n}", "daily-raw", *args)
                 for n in range(rounds)]
+    raw_answers = daily_answers(db, DAILY_DAY)
     best = min(runs, key=lambda run: run[0]["seconds"])[0]
     raw_best = min(raw_runs, key=lambda run: run[0]["seconds"])[0]
-    day_events = best["day_events"]
+    day_events = answers["day_events"]
     return {
         "events": built["events"], "day_events": day_events, "day": DAILY_DAY.isoformat(),
         "rounds": rounds, "seconds": round(best["seconds"], 4),
@@ -232,16 +183,19 @@ def daily_benchmark(workdir: Path, rounds: int = 3) -> dict[str, Any]:
             "warm_seconds": round(min(r[0]["warm_seconds"] for r in raw_runs), 4),
             "peak_rss_mb": round(max(rss for _, rss in raw_runs), 1)},
         "rows_written": best["rows_written"], "build": built,
-        "correct": (day_events > 0.9 * DAILY_ROWS and best["activity_events"] == day_events
-                    and raw_best["summary_events"] == day_events
-                    and best["summary_events"] is None
+        "correct": (day_events > 0.9 * DAILY_ROWS and answers["activity_events"] == day_events
+                    and raw_answers["activity_events"] == day_events
+                    and raw_answers["summary_events"] == day_events
+                    and answers["summary_events"] is None
                     and best["rows_written"] == len(DEFAULT_CAMERAS)
                     and raw_best["rows_written"] == 2 * len(DEFAULT_CAMERAS)),
         "path": "fresh process: open_store + run_rollup('daily', period=day) on the SQL "
                 "aggregate store; seconds = the job's first run in the process (one-off lazy "
                 "imports included), warm_seconds = a second run; peak RSS = the whole "
-                "process, rss_before_job_mb = after imports and open_store (pandas is "
-                "hidden from the child, as in a default install); with_raw_events: "
+                "process (benchmarks.rollup_child: the store and the rollup jobs imported, not "
+                "the generator), rss_before_job_mb = after imports and open_store (pandas is "
+                "hidden from the child, as in a default install; the records written are "
+                "checked afterwards by the parent); with_raw_events: "
                 "the same in another process with a summarizer reading the day's raw events",
     }
 
@@ -282,33 +236,11 @@ def run_rollup_benchmarks(workdir: Path, backfill_rows: int = BACKFILL_ROWS
     return {"rollup_daily": daily, "rollup_backfill": filled}
 
 
-class _HidePandas(importlib.abc.MetaPathFinder):
-    """Makes ``import pandas`` fail, as in a default install of Vigil (pandas is only a
-    dependency of this suite's reference scripts); with pandas importable, pyarrow loads it
-    on its first array conversion, about 35 MB more."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
-def child_main(args: list[str]) -> None:
-    kind, db, *rest = args
-    sys.meta_path.insert(0, _HidePandas())
-    if kind in ("daily", "daily-raw"):
-        result = child_daily(Path(db), dt.date.fromisoformat(rest[0]),
-                             dt.datetime.fromisoformat(rest[1]), kind == "daily-raw")
-    else:
-        result = child_backfill(Path(db), dt.date.fromisoformat(rest[0]),
-                                dt.date.fromisoformat(rest[1]),
-                                dt.datetime.fromisoformat(rest[2]))
-    print(json.dumps(result))
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
+        from benchmarks.rollup_child import child_main
+
         child_main(argv[1:])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

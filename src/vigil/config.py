@@ -5,19 +5,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def check_timezone(name: str) -> str:
-    """Return ``name`` if it is a known IANA zone, else raise ``ValueError``."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
-    return name
+from vigil.zones import check_timezone as check_timezone
 
 
 def parse_thresholds(text: str) -> tuple[float, float, float]:

@@ -1,5 +1,11 @@
 """Layered aggregates: the aggregate store (SQL or InfluxDB) behind one interface, and the
-rollup jobs (daily, weekly, monthly) with their runs ledger."""
+rollup jobs (daily, weekly, monthly) with their runs ledger.
+
+:class:`InfluxAggregateStore` is imported on first use, so that a process using only the SQL
+aggregate store does not load the HTTP client.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from vigil.rollup.activity import ACTIVITY_DETECTOR
 from vigil.rollup.aggregates import (
@@ -12,7 +18,6 @@ from vigil.rollup.aggregates import (
     WriteResult,
     open_aggregate_store,
 )
-from vigil.rollup.influx_aggregates import InfluxAggregateStore
 from vigil.rollup.influx_url import InfluxSettings, parse_influx_url
 from vigil.rollup.jobreport import JobReport
 from vigil.rollup.jobs import backfill, run_rollup
@@ -20,6 +25,9 @@ from vigil.rollup.ledger import pending_periods
 from vigil.rollup.periods import ROLLUP_JOBS
 from vigil.rollup.sql_aggregates import SqlAggregateStore
 from vigil.rollup.summaries import DailySummarizer, register_summarizer
+
+if TYPE_CHECKING:
+    from vigil.rollup.influx_aggregates import InfluxAggregateStore
 
 __all__ = [
     "ACTIVITY_DETECTOR",
@@ -43,3 +51,16 @@ __all__ = [
     "register_summarizer",
     "run_rollup",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The public names imported on first use."""
+    if name == "InfluxAggregateStore":
+        from vigil.rollup.influx_aggregates import InfluxAggregateStore
+
+        return InfluxAggregateStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -14,15 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vigil.model import ALL_LABELS
 from vigil.rollup.aggregates import AggregateRecord
-from vigil.rollup.periods import day_numbers
 
 __all__ = ["ACTIVITY_DETECTOR", "ActivityRollup", "activity_records"]
 
@@ -30,8 +29,11 @@ log = logging.getLogger(__name__)
 
 ACTIVITY_DETECTOR = "activity"
 """The detector (InfluxDB measurement) of the count layers."""
-_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday
+HOURLY_COLUMNS = ("source_id", "local_date", "local_hour", "event_type", "label",
+                  "event_count", "confidence_micros", "confidence_count")
+"""The columns of the hourly counts a rollup reads."""
 Key = tuple[str, dt.date]
+_EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -43,23 +45,58 @@ class ActivityRollup:
     notes: list[str] = field(default_factory=list)
 
 
-def activity_records(layer: str, hourly: pa.Table) -> ActivityRollup:
-    """The activity records of ``layer`` from hourly count rows with a ``bucket`` column
-    (the bucket start of each row's local date)."""
-    everything = hourly.filter(pc.equal(hourly.column("label"), ALL_LABELS))
-    labelled = hourly.filter(pc.not_equal(hourly.column("label"), ALL_LABELS))
+def activity_records(layer: str, bucket_of: Callable[[dt.date], dt.date],
+                     hourly: pa.Table) -> ActivityRollup:
+    """The activity records of ``layer`` from hourly count rows (of the store's hourly
+    count schema); ``bucket_of`` maps a local date to the start of its bucket.
+
+    The hourly counts are themselves aggregates (one row per source, local date and hour,
+    event type and label), so one pass over them as Python values is cheap, and it needs
+    neither Arrow's query engine nor a hash aggregate in the database.
+    """
     fields: dict[Key, dict[str, Any]] = defaultdict(_empty_fields)
-    _add_totals(fields, everything)
-    _add_counts(fields, everything, "local_hour", "hours")
-    _add_counts(fields, everything.append_column("weekday", _weekdays(everything)),
-                "weekday", "weekdays")
-    _add_counts(fields, everything, "event_type", "event_types")
-    _add_counts(fields, labelled, "label", "labels")
+    days: dict[Key, set[dt.date]] = defaultdict(set)
+    calendar: dict[int, tuple[dt.date, dt.date, int]] = {}
+    columns = [_values(hourly, name) for name in HOURLY_COLUMNS]
+    for source, number, hour, event_type, label, events, micros, count in zip(*columns,
+                                                                              strict=True):
+        known = calendar.get(number)
+        if known is None:
+            day = _EPOCH + dt.timedelta(days=number)
+            known = calendar[number] = (day, bucket_of(day), day.weekday())
+        day, bucket, weekday = known
+        values = fields[(source, bucket)]
+        if label != ALL_LABELS:
+            values["labels"][label] = values["labels"].get(label, 0) + events
+            continue
+        days[(source, bucket)].add(day)
+        values["events"] += events
+        values["confidence_micros"] += micros
+        values["confidence_count"] += count
+        values["hours"][hour] += events
+        values["weekdays"][weekday] += events
+        values["event_types"][event_type] = values["event_types"].get(event_type, 0) + events
+    for key, values in fields.items():
+        values["active_days"] = len(days.get(key, ()))
+    return _records(layer, fields)
+
+
+def _values(hourly: pa.Table, name: str) -> list[Any]:
+    """A column as Python values; local dates as days since 1970-01-01 (converting
+    integers is many times faster than building date objects)."""
+    column = hourly.column(name)
+    if name == "local_date":  # date32 is int32 underneath: a view, no copy
+        return [n for chunk in column.chunks for n in chunk.view(pa.int32()).to_pylist()]
+    values: list[Any] = column.to_pylist()
+    return values
+
+
+def _records(layer: str, fields: dict[Key, dict[str, Any]]) -> ActivityRollup:
     result = ActivityRollup()
     for (source, bucket), values in sorted(fields.items()):
         result.events[bucket] = result.events.get(bucket, 0) + values["events"]
-        values["event_types"] = dict(sorted(values["event_types"].items()))
-        values["labels"] = dict(sorted(values["labels"].items()))
+        values["event_types"] = _nonzero(values["event_types"])
+        values["labels"] = _nonzero(values["labels"])
         try:
             record = AggregateRecord(layer, ACTIVITY_DETECTOR, source, bucket, values)
         except ValueError as exc:
@@ -76,30 +113,6 @@ def _empty_fields() -> dict[str, Any]:
             "event_types": {}, "labels": {}, "confidence_micros": 0, "confidence_count": 0}
 
 
-def _add_totals(fields: dict[Key, dict[str, Any]], rows: pa.Table) -> None:
-    totals = rows.group_by(["source_id", "bucket"]).aggregate([
-        ("event_count", "sum"), ("confidence_micros", "sum"), ("confidence_count", "sum"),
-        ("local_date", "count_distinct")])
-    for row in totals.to_pylist():
-        values = fields[(row["source_id"], row["bucket"])]
-        values["events"] = int(row["event_count_sum"])
-        values["confidence_micros"] = int(row["confidence_micros_sum"])
-        values["confidence_count"] = int(row["confidence_count_sum"])
-        values["active_days"] = int(row["local_date_count_distinct"])
-
-
-def _add_counts(fields: dict[Key, dict[str, Any]], rows: pa.Table, column: str,
-                name: str) -> None:
-    """Event counts of each value of ``column`` into field ``name`` (a list indexed by the
-    value, or a dict keyed by it)."""
-    grouped = rows.group_by(["source_id", "bucket", column]).aggregate(
-        [("event_count", "sum")])
-    for row in grouped.to_pylist():
-        count = int(row["event_count_sum"])
-        if count:
-            fields[(row["source_id"], row["bucket"])][name][row[column]] = count
-
-
-def _weekdays(rows: pa.Table) -> pa.Array:
-    """The weekday (0 = Monday) of each row's local date."""
-    return pa.array((day_numbers(rows.column("local_date")) + _EPOCH_WEEKDAY) % 7)
+def _nonzero(counts: dict[Any, int]) -> dict[Any, int]:
+    """The non-zero counts, by key."""
+    return {value: n for value, n in sorted(counts.items()) if n}

@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from vigil.rollup.activity import activity_records
 from vigil.rollup.aggregates import AggregateRecord, AggregateStore
@@ -36,7 +37,6 @@ from vigil.rollup.periods import (
     ROLLUP_JOBS,
     bucket_end,
     bucket_start,
-    bucket_starts,
     check_job,
     complete_before,
     is_complete,
@@ -172,8 +172,7 @@ def _chunk_records(job: str, store: Store, chunk: Sequence[dt.date], notes: list
                    ) -> tuple[list[AggregateRecord], dict[dt.date, int]]:
     """The records of the periods in ``chunk`` and the events each held."""
     hourly = store.hourly_count_rows(chunk[0], bucket_end(job, chunk[-1]) - dt.timedelta(days=1))
-    hourly = hourly.append_column("bucket", bucket_starts(job, hourly.column("local_date")))
-    rollup = activity_records(job, hourly)
+    rollup = activity_records(job, partial(bucket_start, job), hourly)
     notes.extend(rollup.notes)
     records = [r for p in chunk for r in rollup.records.get(p, [])]
     seen = {p: rollup.events.get(p, 0) for p in chunk}

@@ -13,7 +13,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import check_timezone
 from vigil.duck import arrow, first_row, scalar
 from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.base import EVENT_INPUT_SCHEMA
@@ -22,6 +21,7 @@ from vigil.store.migrations.runner import HEAD_REVISION, DatabaseLockedError, up
 from vigil.store.sessions import sessions_need_rebuild
 from vigil.store.sql import DUCKDB, add_hourly_counts, local_time_columns
 from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
+from vigil.zones import check_timezone
 
 # A larger write-ahead log between checkpoints keeps bulk commits cheap; the log is durable.
 CHECKPOINT_THRESHOLD = "256MB"

@@ -24,7 +24,6 @@ import pyarrow.csv as pcsv
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from vigil.config import check_timezone
 from vigil.dwell.pairing import DEFAULT_MAX_SESSION
 from vigil.store.arrowderive import hourly_counts, local_time_columns
 from vigil.store.base import EVENT_INPUT_SCHEMA, StoreUnavailableError
@@ -35,6 +34,7 @@ from vigil.store.sessions import sessions_need_rebuild
 from vigil.store.sql import HOURLY_ORDER, POSTGRES, add_hourly_counts, upsert_hourly_counts
 from vigil.store.sql import local_time_columns as local_time_sql
 from vigil.store.sqlstore import SEQUENCES, Rows, SqlStore
+from vigil.zones import check_timezone
 
 READ_POOL_SIZE = 4
 BULK_PATH_MIN_ROWS = 2_000  # smaller batches always take the general path

@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import check_timezone
 from vigil.model import ALL_LABELS
 from vigil.store.aggregate_tables import AggregateTables
 from vigil.store.alerts import AlertTables
@@ -37,6 +36,7 @@ from vigil.store.sql import (
     hourly_rollup,
     local_time_assignments,
 )
+from vigil.zones import check_timezone
 
 Rows = list[tuple[Any, ...]]
 DEAD_LETTER_COLUMNS = ("dead_letter_id, received_at, transport, topic, reason, message, payload, "
