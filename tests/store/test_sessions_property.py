@@ -151,6 +151,15 @@ def check(store: Store) -> None:
             comparable(paired(events, grouping)), grouping
 
 
+def person_keys(store: Store) -> dict[str, int]:
+    """Each session's subject id and person key; one key per subject and subject per key."""
+    rows = store.read_analytics("SELECT DISTINCT subject_id, person_key FROM sessions")
+    keys = {r["subject_id"]: r["person_key"] for r in rows.to_pylist()}
+    assert len(keys) == rows.num_rows and len(set(keys.values())) == len(keys)
+    assert None not in keys.values()
+    return keys
+
+
 def run(batches: list[list[Row]], fresh: Callable[[], Store]) -> None:
     store = fresh()
     try:
@@ -159,8 +168,10 @@ def run(batches: list[list[Row]], fresh: Callable[[], Store]) -> None:
             store.insert_events(pa.Table.from_pylist(batch, schema=EVENT_INPUT_SCHEMA))
             check(store)
         incremental = {g: store.read_sessions(g).to_pylist() for g in GROUPINGS}
+        keys = person_keys(store)
         counts = store.rebuild_sessions()
         assert {g: store.read_sessions(g).to_pylist() for g in GROUPINGS} == incremental
+        assert person_keys(store) == keys
         assert counts == store.count_sessions()
         model = model_events(batches)
         for grouping in GROUPINGS:

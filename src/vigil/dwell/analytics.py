@@ -74,13 +74,15 @@ class DwellAnalytics:
             self._stats_memo[key] = session_stats(self.reader, flt, dims, limit, offset)
         return self._stats_memo[key]
 
-    def _status_counts(self, flt: AnalyticsFilter) -> dict[str, int]:
-        """Sessions per status: from the overall statistics when they were computed."""
+    def _status_counts(self, flt: AnalyticsFilter,
+                       statuses: tuple[str, ...] = STATUSES) -> dict[str, int]:
+        """Sessions per status (of ``statuses``): from the overall statistics when they
+        were computed."""
         overall = self._stats_memo.get((repr(flt), (), None, 0))
         if overall is None:
-            return status_counts(self.reader, flt)
+            return status_counts(self.reader, flt, statuses)
         row = overall.to_pylist()[0]
-        return {status: int(row[status]) for status in STATUSES}
+        return {status: int(row[status]) for status in statuses}
 
     # -- KPIs and dwell ----------------------------------------------------------------------
     def kpis(self, flt: AnalyticsFilter, group_by: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -122,7 +124,8 @@ class DwellAnalytics:
 
     def histogram(self, flt: AnalyticsFilter, edges_ms: tuple[int, ...]) -> dict[str, Any]:
         """Complete sessions per dwell-time bin ``[edges[i], edges[i + 1])`` (the last bin
-        is open-ended)."""
+        is open-ended). Counted in the overall statistics' scan: asked before
+        :meth:`dwell` or :meth:`kpis` of the same filter, both share one query."""
         where, params = session_where(flt)
         cases = " ".join(f"WHEN duration_ms >= {int(edge)} THEN {i}"
                          for i, edge in reversed(list(enumerate(edges_ms))))
@@ -178,8 +181,7 @@ class DwellAnalytics:
         zone_name = timezone or self._timezone_of(flt)
         data_end = newest_event_time(self.reader)
         intervals = self._intervals(flt, group_by, data_end)
-        counts = self._status_counts(flt)
-        skipped = {status: counts[status] for status in ("timed_out", "orphan_exit")}
+        skipped = self._status_counts(flt, ("timed_out", "orphan_exit"))
         first, last = self._range_ms(flt, intervals, zone_name)
         result: dict[str, Any] = {"filter": _describe(flt), "bucket": bucket,
                                   "timezone": zone_name, "group_by": list(group_by),
@@ -194,7 +196,8 @@ class DwellAnalytics:
         starts = intervals.column("start_ms").to_numpy()
         ends = intervals.column("end_ms").to_numpy()
         overlapping = (starts < ends) & (starts < edges[-1]) & (ends > edges[0])
-        starts, ends = starts[overlapping], ends[overlapping]
+        if not overlapping.all():
+            starts, ends = starts[overlapping], ends[overlapping]
         groups: list[tuple[dict[str, Any], np.ndarray[Any, Any] | None]] = [({}, None)]
         if group_by:
             intervals = intervals.filter(pa.array(overlapping))

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from vigil.duck import arrow
 from vigil.dwell.pairing import DEFAULT_MAX_SESSION, GroupBy
+from vigil.dwell.reader import SESSIONS_VIEW
 from vigil.dwell.records import GROUPINGS, SESSION_TABLE_SCHEMA, session_records
 from vigil.ingest.files import FileOptions, Progress, ingest_file
 from vigil.ingest.quality import QualityReport
@@ -87,6 +88,8 @@ class FileReader:
         self._shown: tuple[GroupBy, ...] | None = None
         self._con = duckdb.connect(":memory:")
         self._con.register("events", data.events)
+        self._con.register("session_rows", SESSION_TABLE_SCHEMA.empty_table())
+        self._con.execute(SESSIONS_VIEW)
         self._show(tuple(g for g in GROUPINGS if g in data.paired))
 
     def read_table(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
@@ -106,7 +109,7 @@ class FileReader:
         if ordered == self._shown:
             return
         parts = [self.data.sessions_of(g) for g in ordered]
-        self._con.register("sessions", pa.concat_tables(parts) if parts
+        self._con.register("session_rows", pa.concat_tables(parts) if parts
                            else SESSION_TABLE_SCHEMA.empty_table())
         self._shown = ordered
 

@@ -28,7 +28,7 @@ __all__ = ["OccupancySeries", "occupancy"]
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 PARALLEL_MIN = 100_000
-"""Intervals from which starts and ends are sorted in two threads."""
+"""Intervals from which sorting and searching run in two threads."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ def occupancy(starts_ms: Ints, ends_ms: Ints, edges_ms: Ints) -> OccupancySeries
     if starts.shape != ends.shape:
         raise ValueError("starts and ends differ in length")
     keep = ends > starts  # an empty interval is never present
-    starts, ends = _sorted_pair(starts[keep], ends[keep])
+    if not keep.all():
+        starts, ends = starts[keep], ends[keep]
+    starts, ends = _sorted_pair(starts, ends)
     return OccupancySeries(edges, _bucket_max(starts, ends, edges), _bucket_mean(starts, ends,
                                                                                  edges))
 
@@ -80,13 +82,6 @@ def _sorted(times: Ints) -> Ints:
     return result
 
 
-def _started_by(starts: Ints) -> Ints:
-    """For each sorted start, how many starts are at or before it (its run's end)."""
-    last_of_run = np.flatnonzero(np.append(starts[1:] != starts[:-1], True))
-    counts: Ints = np.repeat(last_of_run + 1, np.diff(last_of_run, prepend=-1))
-    return counts
-
-
 def _present_at(starts: Ints, ends: Ints, moments: Ints) -> Ints:
     """How many intervals contain each moment."""
     inside: Ints = (np.searchsorted(starts, moments, side="right")
@@ -99,7 +94,10 @@ def _bucket_max(starts: Ints, ends: Ints, edges: Ints) -> Ints:
     best = _present_at(starts, ends, edges[:-1])
     if len(starts) == 0:
         return best
-    at_starts = _started_by(starts) - np.searchsorted(ends, starts, side="right")
+    # Presence just after the i-th sorted start is (i + 1) - #{E <= start}, exact at the
+    # last of equal starts and lower before it; equal starts fall in one bucket, so each
+    # bucket's maximum over its starts is exact.
+    at_starts = np.arange(1, len(starts) + 1, dtype=np.int64) - _ended_by(ends, starts)
     first = np.searchsorted(starts, edges[:-1], side="left")
     last = np.searchsorted(starts, edges[1:], side="left")
     has = last > first
@@ -107,6 +105,20 @@ def _bucket_max(starts: Ints, ends: Ints, edges: Ints) -> Ints:
         peaks = _segment_max(at_starts, first[has], last[has])
         best[has] = np.maximum(best[has], peaks)
     return best
+
+
+def _ended_by(ends: Ints, starts: Ints) -> Ints:
+    """For each start, how many (sorted) ends are at or before it; large inputs in two
+    halves side by side (numpy searches without holding the interpreter lock)."""
+    if len(starts) < PARALLEL_MIN:
+        found: Ints = np.searchsorted(ends, starts, side="right")
+        return found
+    half = len(starts) // 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        second = pool.submit(np.searchsorted, ends, starts[half:], side="right")
+        first = np.searchsorted(ends, starts[:half], side="right")
+        both: Ints = np.concatenate([first, second.result()])
+        return both
 
 
 def _segment_max(values: Ints, lo: Ints, hi: Ints) -> Ints:

@@ -4,8 +4,9 @@ Each function renders one statement that DuckDB and PostgreSQL both run unchange
 functions, ``FILTER``, ``percentile_cont(ARRAY[…]) WITHIN GROUP`` and 1-based array
 subscripts, ``->>`` on JSON, ``UNION ALL``) and runs it on a
 :class:`~vigil.dwell.reader.SqlReader`. Persons are counted with a ``GROUP BY`` per person
-rather than ``count(DISTINCT …)`` (one hash table, not one per distinct count), and the mean
-is the exact total over the count. Definitions:
+rather than ``count(DISTINCT …)`` (one hash table, not one per distinct count), on the
+integer ``person_key`` (one per subject id), and the mean is the exact total over the
+count. Definitions:
 
 - **Dwell statistics** use complete sessions only (``duration_ms`` is null otherwise), so
   incomplete sessions never bias them; they are counted per status beside the statistics.
@@ -85,7 +86,7 @@ def session_stats(reader: SqlReader, flt: AnalyticsFilter, dims: tuple[str, ...]
             SELECT {names} count(*), count(*) FILTER (WHERE n_complete > 0),
                    {", ".join([null_int] * (len(STATUSES) + 5))}, {null_real}, {null_real}
             FROM (SELECT {select} count(duration_ms) AS n_complete
-                  FROM sessions WHERE {where} GROUP BY {names} subject_id) per_person
+                  FROM sessions WHERE {where} GROUP BY {names} person_key) per_person
             {group}
             UNION ALL
             SELECT {names} {null_int}, {null_int}, sessions, {", ".join(STATUSES)},
@@ -118,14 +119,18 @@ def _positions(dims: tuple[str, ...], clause: str) -> str:
     return f"{clause} {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
 
 
-def status_counts(reader: SqlReader, flt: AnalyticsFilter) -> dict[str, int]:
-    """How many of the filter's sessions there are per status (every status present)."""
+def status_counts(reader: SqlReader, flt: AnalyticsFilter,
+                  statuses: tuple[str, ...] = STATUSES) -> dict[str, int]:
+    """How many of the filter's sessions there are per status (each of ``statuses``; the
+    others' rows are not read)."""
     where, params = session_where(flt)
+    wanted = ", ".join(f"'{status}'" for status in statuses if status in STATUSES)
     table = reader.read_table(
-        f"SELECT status, count(*) AS n FROM sessions WHERE {where} GROUP BY status", params)
+        f"SELECT status, count(*) AS n FROM sessions WHERE {where} AND status IN ({wanted}) "
+        "GROUP BY status", params)
     found = dict(zip(table.column("status").to_pylist(), table.column("n").to_pylist(),
                      strict=True))
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+    return {status: int(found.get(status, 0)) for status in statuses}
 
 
 def count_events(reader: SqlReader, flt: AnalyticsFilter) -> int:
@@ -153,17 +158,17 @@ def visitor_counts(reader: SqlReader, flt: AnalyticsFilter, period: str,
     select, _ = _select_dims(dims)
     names = "".join(f'"{d}", ' for d in dims)
     # a day is its own period: each person then has one selected row per period
-    visitors = "count(*)" if period == "day" else "count(DISTINCT subject_id)"
+    visitors = "count(*)" if period == "day" else "count(DISTINCT person_key)"
     sql = f"""
         WITH days AS (
-            SELECT DISTINCT {select} subject_id, local_date, {period_sql} AS period,
+            SELECT DISTINCT {select} person_key, local_date, {period_sql} AS period,
                    CASE WHEN {selected} THEN 1 ELSE 0 END AS selected
             FROM sessions WHERE {where}
         ), per_person AS (
             SELECT {names} min(period) AS first_ever,
                    min(period) FILTER (WHERE selected = 1) AS first_selected,
                    count(*) FILTER (WHERE selected = 1) AS visit_days
-            FROM days GROUP BY {names} subject_id
+            FROM days GROUP BY {names} person_key
         ), counts (part, period, {names} n, visit_days) AS (
             SELECT 0, period, {names} {visitors}, CAST(NULL AS BIGINT)
             FROM days WHERE selected = 1 GROUP BY {names} period

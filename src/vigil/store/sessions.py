@@ -32,6 +32,9 @@ A trailing entry is ``open`` while the newest event of the store (``data_end``) 
 the maximum session after it; every insert moves ``data_end`` and times out the open
 sessions it overtakes, in any group. :meth:`SessionTables.rebuild_sessions` recomputes
 everything from the log; a property test checks that both ways give the same rows.
+Each session also carries its subject's ``person_key``, an integer assigned once per subject
+id in the ``persons`` table (so the analytics group and count persons on integers); a rebuild
+keeps that table, so every subject keeps its key.
 Entry/exit rows without a person (``subject_id``) have no session. Writers in several
 processes (PostgreSQL) take turns: each holds a lock from its maintenance to its commit, so
 each re-pairs over what the others committed.
@@ -100,6 +103,19 @@ GROUP_EVENTS = f"""
 """
 """The events to re-pair, per grouping."""
 GROUP_EVENTS_SCHEMA = pa.schema([("grouping", pa.string()), *PAIRING_INPUT])
+
+SUBJECTS_TABLE = "session_subjects"
+ADD_PERSONS = f"""
+    INSERT INTO persons (subject_id, person_key)
+    SELECT t.subject_id, (SELECT coalesce(max(person_key), 0) FROM persons)
+                         + row_number() OVER (ORDER BY t.subject_id)
+    FROM {SUBJECTS_TABLE} t
+    WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.subject_id = t.subject_id)
+"""
+"""Give each new subject id of the sessions being stored the next free person key."""
+SUBJECT_KEYS = (f"SELECT p.subject_id, p.person_key FROM persons p JOIN {SUBJECTS_TABLE} t "
+                "ON t.subject_id = p.subject_id")
+SUBJECT_KEYS_SCHEMA = pa.schema([("subject_id", pa.string()), ("person_key", pa.int64())])
 
 
 class SessionTables(SqlAccess):
@@ -193,7 +209,22 @@ class SessionTables(SqlAccess):
         parts = [session_records(table, grouping, data_end, self.session_max)
                  for grouping, table in events.items() if table.num_rows]
         if parts:
-            self.append_rows("sessions", pa.concat_tables(parts))
+            self.append_rows("sessions", self._with_person_keys(pa.concat_tables(parts)))
+
+    def _with_person_keys(self, sessions: pa.Table) -> pa.Table:
+        """``sessions`` with the ``person_key`` of each subject id, new ones assigned the
+        next free keys in ``persons`` (in the same transaction, so incremental upkeep and
+        a rebuild give every subject the same key)."""
+        subjects = pc.unique(sessions.column("subject_id"))
+        self._load_temp_table(SUBJECTS_TABLE, "subject_id VARCHAR",
+                              pa.table({"subject_id": subjects}))
+        self._write(ADD_PERSONS)
+        found = self._read_in_transaction(SUBJECT_KEYS, [], SUBJECT_KEYS_SCHEMA)
+        positions = pc.index_in(sessions.column("subject_id"), found.column("subject_id"))
+        keys = pc.take(found.column("person_key"), positions)
+        if keys.null_count:
+            raise RuntimeError("a session's subject id has no person key")
+        return sessions.append_column("person_key", keys)
 
     def _relocalise_sessions(self, source_id: str, timezone: str) -> None:
         """Re-derive the local time of a source's sessions in its new zone (as its events'

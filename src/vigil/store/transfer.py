@@ -53,6 +53,7 @@ TABLES: dict[str, pa.Schema] = {
         ("local_date", pa.date32()), ("local_hour", pa.int16()), ("event_count", pa.int64()),
         ("confidence_micros", pa.int64()), ("confidence_count", pa.int64()),
     ]),
+    "persons": pa.schema([("subject_id", pa.string()), ("person_key", pa.int64())]),
     "sessions": pa.schema([
         ("grouping", pa.string()), ("subject_id", pa.string()), ("source_id", pa.string()),
         ("zone", pa.string()), ("anchor_ts", _TS), ("entry_ts", _TS), ("exit_ts", _TS),
@@ -60,6 +61,7 @@ TABLES: dict[str, pa.Schema] = {
         ("entry_event_id", pa.string()), ("exit_event_id", pa.string()),
         ("local_date", pa.date32()), ("local_hour", pa.int16()),
         ("local_weekday", pa.int16()), ("attributes", pa.string()),
+        ("person_key", pa.int64()),
     ]),
     "anomalies": pa.schema([
         ("anomaly_id", pa.int64()), ("source_id", pa.string()), ("anomaly_type", pa.string()),
