@@ -10,7 +10,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vigil.anomaly.rules import RuleError, rule_from_dict, rule_to_dict
 from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 
@@ -48,6 +47,8 @@ def add_rule(definition: str = typer.Argument(..., help="the rule as JSON, e.g. 
                                               "\"high\", \"schedule\": {\"hours\": \"22-6\"}}'"),
              db: str | None = DB_OPTION) -> None:
     """Add (or replace, when `rule_id` is given and exists) an alert rule."""
+    from vigil.anomaly.rules import RuleError, rule_from_dict, rule_to_dict
+
     try:
         data = json.loads(definition)
     except json.JSONDecodeError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -22,6 +22,7 @@ from rich.table import Table
 
 from vigil.cli.common import (
     DB_OPTION,
+    end_quickly,
     err_console,
     fail,
     opened_store,
@@ -31,28 +32,10 @@ from vigil.cli.common import (
 )
 from vigil.cli.ingest import _with_progress, print_report
 from vigil.cli.jsonout import to_json
-from vigil.config import check_timezone
-from vigil.dwell.analytics import DwellAnalytics
-from vigil.dwell.filedata import load_file
-from vigil.dwell.filters import (
-    ATTRIBUTE_PREFIX,
-    AnalyticsError,
-    AnalyticsFilter,
-    check_dimensions,
-)
-from vigil.dwell.pairing import STATUSES
-from vigil.dwell.report import (
-    HISTOGRAM_EDGES_MIN,
-    STATUS_LABELS,
-    describe_filter,
-    dimension_label,
-    format_duration,
-    peak_occupancy,
-    visitor_totals,
-)
-from vigil.dwell.service import store_analytics
-from vigil.ingest.columns import ColumnError, parse_column_map
-from vigil.ingest.files import FileOptions, IngestFileError
+
+if TYPE_CHECKING:
+    from vigil.dwell.analytics import DwellAnalytics
+    from vigil.dwell.filters import AnalyticsFilter
 
 __all__ = ["Selection", "Source", "analytics_command", "analytics_document", "loaded",
            "selection", "user_errors"]
@@ -128,6 +111,8 @@ def option_of(field: str) -> str:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Report a bad option value (an :class:`AnalyticsError`) and exit with code 2."""
+    from vigil.dwell.filters import AnalyticsError
+
     try:
         yield
     except AnalyticsError as exc:
@@ -164,6 +149,8 @@ def selection(start: str | None, end: str | None, cameras: list[str], zone: str 
               person: str | None, attrs: list[str], by: str,
               group_by: list[str]) -> Selection:
     """The selection the options describe; a bad value exits with code 2."""
+    from vigil.dwell.filters import AnalyticsFilter, check_dimensions
+
     bounds: dict[str, Any] = {}
     for value, option, day_key, instant_key in ((start, "--from", "start_date", "start"),
                                                 (end, "--to", "end_date", "end")):
@@ -182,6 +169,8 @@ def selection(start: str | None, end: str | None, cameras: list[str], zone: str 
 
 def read_zones(path: Path) -> dict[str, str]:
     """Camera time zones from a JSON object file."""
+    from vigil.config import check_timezone
+
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -198,6 +187,12 @@ def read_zones(path: Path) -> dict[str, str]:
 def loaded(source: Source, quality_to_stderr: bool) -> Iterator[Loaded]:
     """The analytics of the file or of the configured store (closed afterwards); the
     file's quality report is printed (one line on stderr when ``quality_to_stderr``)."""
+    from vigil.config import check_timezone
+    from vigil.dwell.analytics import DwellAnalytics
+    from vigil.dwell.filedata import load_file
+    from vigil.ingest.columns import ColumnError, parse_column_map
+    from vigil.ingest.files import FileOptions, IngestFileError
+
     settings = settings_for(source.db)
     try:
         zone = check_timezone(source.timezone) if source.timezone else None
@@ -205,6 +200,8 @@ def loaded(source: Source, quality_to_stderr: bool) -> Iterator[Loaded]:
         fail(f"--timezone: {exc}", 2)
     default_zone = zone or settings.default_timezone
     if source.file is None:
+        from vigil.dwell.service import store_analytics
+
         with opened_store(settings) as store:
             yield Loaded(store_analytics(store, default_zone), shown_url(store.url), None)
         return
@@ -225,6 +222,7 @@ def loaded(source: Source, quality_to_stderr: bool) -> Iterator[Loaded]:
         err_console.print(quality_line(quality))
     else:
         print_report(quality)
+    end_quickly()
     reader = data.reader()
     try:
         yield Loaded(DwellAnalytics(reader, data.timezones, default_zone), str(path), quality)
@@ -246,6 +244,8 @@ def quality_line(report: dict[str, Any]) -> str:
 def analytics_document(analytics: DwellAnalytics, chosen: Selection,
                        limit: int | None = None) -> dict[str, Any]:
     """KPIs, the dwell table, visitors, hourly occupancy and the dwell histogram."""
+    from vigil.dwell.report import HISTOGRAM_EDGES_MIN, visitor_totals
+
     flt, group_by = chosen.flt, chosen.group_by
     kpis = analytics.kpis(flt)
     visitors = analytics.visitors(flt, "day")
@@ -295,6 +295,9 @@ def analytics_command(
 
 def print_document(document: dict[str, Any], origin: str) -> None:
     """The analytics for people: KPI panel, dwell table, visitors and peak occupancy."""
+    from vigil.dwell.pairing import STATUSES
+    from vigil.dwell.report import STATUS_LABELS, describe_filter, format_duration, peak_occupancy
+
     kpis = document["kpis"]
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -328,6 +331,10 @@ def print_document(document: dict[str, Any], origin: str) -> None:
 
 def dwell_rich_table(dwell: dict[str, Any]) -> Table:
     """The dwell statistics per group (p90 and totals are in the --json output)."""
+    from vigil.dwell.filters import ATTRIBUTE_PREFIX
+    from vigil.dwell.pairing import STATUSES
+    from vigil.dwell.report import dimension_label, format_duration
+
     dims = list(dwell["group_by"])
     shown, total = len(dwell["rows"]), dwell["total_groups"]
     caption = f"{shown:,} of {total:,} groups (--limit)" if total > shown else None

@@ -4,18 +4,18 @@ events that were stored without being scored."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
-from vigil.config import Settings
-from vigil.monitor.runner import CycleReport, DetectionRunner, utc_now
-from vigil.monitor.service import detection_runner
-from vigil.store import Store
-from vigil.store.anomalies import ANOMALY_STATUSES, SEVERITY_ORDER, AnomalyFilter
+
+if TYPE_CHECKING:
+    from vigil.config import Settings
+    from vigil.monitor.runner import CycleReport, DetectionRunner
+    from vigil.store import Store
 
 app = typer.Typer(help="Anomalies: what was unusual, and why.", invoke_without_command=True,
                   rich_markup_mode="markdown")
@@ -45,6 +45,8 @@ def list_command(
     """The newest anomalies (`vigil anomalies --json` for every field)."""
     if ctx.invoked_subcommand is not None:
         return
+    from vigil.store.anomalies import ANOMALY_STATUSES, SEVERITY_ORDER, AnomalyFilter
+
     flt = AnomalyFilter(source_id=source, anomaly_type=_choice(kind, TYPES, "--type"),
                         min_severity=_choice(severity, list(SEVERITY_ORDER), "--severity"),
                         status=_choice(status, ANOMALY_STATUSES, "--status"))
@@ -106,6 +108,8 @@ def scan_command(db: str | None = DB_OPTION) -> None:
 
 def scan(store: Store, settings: Settings) -> CycleReport | None:
     """One catch-up pass of the detector; ``None`` when another process holds the role."""
+    from vigil.monitor.runner import utc_now
+
     runner = start_detection(store, settings)
     return None if runner is None else runner.run_once(utc_now())
 
@@ -113,6 +117,9 @@ def scan(store: Store, settings: Settings) -> CycleReport | None:
 def start_detection(store: Store, settings: Settings) -> DetectionRunner | None:
     """A primed detector for this command, or ``None`` when another process (a running
     service on the same PostgreSQL database) scores the events."""
+    from vigil.monitor.runner import utc_now
+    from vigil.monitor.service import detection_runner
+
     if not store.claim_role("detector"):
         return None
     runner = detection_runner(settings, store)
@@ -122,6 +129,8 @@ def start_detection(store: Store, settings: Settings) -> DetectionRunner | None:
 
 def detect_new(runner: DetectionRunner | None) -> str:
     """Score what was stored since the last call; one line saying what was found."""
+    from vigil.monitor.runner import utc_now
+
     if runner is None:
         return "anomalies: the running service scores the new events"
     return summary(runner.run_once(utc_now()))

@@ -8,7 +8,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vigil.baseline import all_baselines, baseline_config, baseline_for
 from vigil.cli.common import DB_OPTION, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
 
@@ -27,6 +26,8 @@ def show_baselines(
 ) -> None:
     """The baseline of each source as of now: status, events per day, peak and quiet hours,
     dominant object type (`--json` for every field)."""
+    from vigil.baseline import all_baselines, baseline_config, baseline_for
+
     settings = settings_for(db)
     config = baseline_config(settings, window_weeks=weeks, half_life_days=half_life)
     as_of = dt.datetime.now(dt.UTC)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
-from vigil.config import check_timezone
-from vigil.store import Store
+
+if TYPE_CHECKING:
+    from vigil.store import Store
 
 app = typer.Typer(help="Cameras / sources: time zones and activity.", no_args_is_help=True,
                   rich_markup_mode="markdown")
@@ -48,6 +50,8 @@ def set_camera(source_id: str, timezone: str = typer.Option(..., "--timezone",
                                                             help="IANA zone, e.g. Europe/Berlin"),
                db: str | None = DB_OPTION) -> None:
     """Set a source's time zone (re-derives its local dates and hours)."""
+    from vigil.config import check_timezone
+
     try:
         check_timezone(timezone)
     except ValueError as exc:
@@ -64,6 +68,8 @@ def set_camera(source_id: str, timezone: str = typer.Option(..., "--timezone",
 def import_cameras(path: Path = typer.Argument(..., help='JSON object {"camera": "Zone"}'),
                    db: str | None = DB_OPTION) -> None:
     """Set the time zones of many sources from a JSON file."""
+    from vigil.config import check_timezone
+
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from vigil.config import Settings, load_settings
-from vigil.store import Store, StoreBusyError, StoreUnavailableError, open_store
+if TYPE_CHECKING:
+    from vigil.config import Settings
+    from vigil.store import Store
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
@@ -22,6 +23,8 @@ DB_OPTION = typer.Option(None, "--db", help="database: a DuckDB path or postgres
 
 def settings_for(db: str | None) -> Settings:
     """Settings with ``--db`` applied."""
+    from vigil.config import load_settings
+
     return load_settings(db=db) if db else load_settings()
 
 
@@ -33,6 +36,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def open_or_fail(settings: Settings) -> Store:
     """Open the configured store, or exit with a clear message."""
+    from vigil.store import StoreBusyError, StoreUnavailableError, open_store
+
     try:
         return open_store(settings.db, settings.default_timezone, settings.duckdb_memory_limit,
                           max_session=dt.timedelta(hours=settings.session_max_hours))
@@ -61,3 +66,22 @@ def shown_url(url: str) -> str:
         credentials, host = rest.rsplit("@", 1)
         return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
     return url
+
+
+class _Ending:
+    """Whether the ``vigil`` script may end without tearing the interpreter down."""
+
+    quick = False
+
+
+def end_quickly() -> None:
+    """Let the ``vigil`` script end, once the command is done, without the interpreter's
+    teardown (freeing every module and object one by one): worth it after a command that
+    held millions of rows, whose memory the operating system reclaims at once. Only the
+    script's :func:`~vigil.cli.main.main` acts on it; in-process callers are unaffected."""
+    _Ending.quick = True
+
+
+def ends_quickly() -> bool:
+    """Whether :func:`end_quickly` was asked for."""
+    return _Ending.quick

@@ -12,8 +12,6 @@ from vigil.cli.common import DB_OPTION, err_console, open_or_fail, settings_for
 from vigil.cli.generate import generate_dataset
 from vigil.cli.ingest import print_report
 from vigil.cli.serve import run_server
-from vigil.ingest.files import FileOptions, ingest_file
-from vigil.synth import SynthConfig
 
 
 def demo_command(
@@ -23,6 +21,9 @@ def demo_command(
     db: str | None = DB_OPTION,
 ) -> None:
     """Generate demo data if the database is empty, ingest it, and serve the API."""
+    from vigil.ingest.files import FileOptions, ingest_file
+    from vigil.synth import SynthConfig
+
     settings = settings_for(db)
     store = open_or_fail(settings)
     try:

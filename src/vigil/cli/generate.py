@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vigil.cli.common import fail, out_console
-from vigil.synth import SynthConfig, generate_events, ground_truth, write_dataset
-from vigil.synth import write_ground_truth as save_truth
-from vigil.synth.config import ANOMALY_TYPES
-from vigil.synth.writers import FORMATS
+
+if TYPE_CHECKING:
+    from vigil.synth import SynthConfig
+
+ANOMALY_TYPES = ("rare_time", "novel_object", "spike", "silence")
+"""``vigil.synth.config.ANOMALY_TYPES``, spelled out so that the help needs no import of
+the generator."""
 
 
 def generate_command(
@@ -34,6 +38,9 @@ def generate_command(
     """Write synthetic events (several cameras in different zones, one DST change), a
     ground-truth JSON and cameras.json (for `vigil cameras import`). With --anomalies, the
     ground truth lists the injected anomalies."""
+    from vigil.synth import SynthConfig
+    from vigil.synth.writers import FORMATS
+
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
@@ -60,6 +67,9 @@ def generate_command(
 def generate_dataset(config: SynthConfig, out_dir: Path,
                      formats: tuple[str, ...] = ("csv",)) -> dict[str, Path]:
     """Generate, write the files and the ground truth; returns the paths by kind."""
+    from vigil.synth import generate_events, ground_truth, write_dataset
+    from vigil.synth import write_ground_truth as save_truth
+
     table = generate_events(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_dataset(table, out_dir, formats)

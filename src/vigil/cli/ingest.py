@@ -6,29 +6,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from vigil.cli.anomalies import detect_new, start_detection
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
 from vigil.cli.jsonout import to_json
-from vigil.cli.remote import RemoteError, upload_and_wait
-from vigil.config import check_timezone
-from vigil.ingest.columns import ColumnError, parse_column_map
-from vigil.ingest.files import FileOptions, IngestFileError, ingest_file
-from vigil.ingest.files import Progress as ProgressFn
-from vigil.store import is_postgres_url
+
+if TYPE_CHECKING:
+    from vigil.ingest.files import Progress as ProgressFn
 
 
 def ingest_command(
@@ -60,6 +48,10 @@ def ingest_command(
     Exits 0 when every file was processed (rows may still have been rejected: see the
     report), 1 when a file could not be read at all.
     """
+    from vigil.config import check_timezone
+    from vigil.ingest.columns import ColumnError, parse_column_map
+    from vigil.ingest.files import FileOptions, ingest_file
+
     try:
         options = FileOptions(
             format=fmt, column_map=parse_column_map(column_map),
@@ -69,6 +61,8 @@ def ingest_command(
     except (ColumnError, ValueError) as exc:
         fail(str(exc), 2)
     if server:
+        from vigil.cli.remote import RemoteError, upload_and_wait
+
         try:
             reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
                 path, quiet, lambda progress: upload_and_wait(server, api_key, path, options,
@@ -76,6 +70,8 @@ def ingest_command(
         except RemoteError as exc:
             fail(str(exc))
     else:
+        from vigil.store import is_postgres_url
+
         settings = settings_for(db)
         store = open_or_fail(settings)
         options = replace(options, overlap_inserts=is_postgres_url(store.url))
@@ -104,6 +100,8 @@ def _each_file(paths: list[Path], as_json: bool, ingest_one: Callable[[Path], di
                ) -> tuple[list[dict[str, Any]], bool]:
     """Ingest every path; a file that cannot be read is reported and the rest go on.
     ``after_each`` runs after each file's report (the anomaly detector)."""
+    from vigil.ingest.files import IngestFileError
+
     reports: list[dict[str, Any]] = []
     failed = False
     for path in paths:
@@ -129,6 +127,16 @@ def _with_progress(path: Path, quiet: bool, run: Callable[[ProgressFn | None], T
     """``run(progress)`` with a progress bar (bytes, rows, rate, ETA) on a terminal."""
     if quiet or not err_console.is_terminal:
         return run(None)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     total = path.stat().st_size if path.is_file() else None
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),

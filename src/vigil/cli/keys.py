@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
-from vigil.keys import SCOPES, hash_key, new_key
 
 app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True,
                   rich_markup_mode="markdown")
@@ -17,6 +16,8 @@ def create_key(scope: str = typer.Option(..., "--scope", help="read | ingest | a
                name: str | None = typer.Option(None, "--name", help="a note for people"),
                db: str | None = DB_OPTION) -> None:
     """Create a key and print it once; from then on the API requires keys."""
+    from vigil.keys import SCOPES, hash_key, new_key
+
     if scope not in SCOPES:
         fail(f"--scope must be one of {', '.join(SCOPES)}", 2)
     key_id, key = new_key()

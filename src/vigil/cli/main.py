@@ -1,22 +1,35 @@
-"""The ``vigil`` command: assembles the sub-commands."""
+"""The ``vigil`` command: assembles the sub-commands.
+
+The command modules import their heavy dependencies (the store, the API server, the
+analytics engines) only when one of their commands runs, so ``vigil --help`` and
+``vigil version`` start fast."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 
 import typer
 
 from vigil import __version__
 from vigil.cli import alerts, anomalies, baselines, cameras, keys, rollup, sessions
 from vigil.cli.analytics import analytics_command
-from vigil.cli.common import DB_OPTION, open_or_fail, out_console, settings_for, shown_url
+from vigil.cli.common import (
+    DB_OPTION,
+    ends_quickly,
+    open_or_fail,
+    out_console,
+    settings_for,
+    shown_url,
+)
 from vigil.cli.demo import demo_command
 from vigil.cli.generate import generate_command
 from vigil.cli.ingest import ingest_command
 from vigil.cli.report import report_command
 from vigil.cli.serve import serve_command
 from vigil.cli.transfer import export_command, import_command
-from vigil.store.migrations.runner import HEAD_REVISION
 
 app = typer.Typer(help="Vigil: behavioural analytics over camera and smart-home events.",
                   no_args_is_help=True, add_completion=False,
@@ -41,6 +54,8 @@ app.add_typer(rollup.app, name="rollup")
 @app.command("migrate")
 def migrate_command(db: str | None = DB_OPTION) -> None:
     """Apply schema migrations (opening the store does this too)."""
+    from vigil.store.migrations.runner import HEAD_REVISION
+
     store = open_or_fail(settings_for(db))
     store.close()
     out_console.print(f"{shown_url(store.url)}: schema is at revision {HEAD_REVISION} (newest)")
@@ -56,7 +71,27 @@ def main() -> None:
     """Entry point of the ``vigil`` script."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if not ends_quickly():
+            raise
+        exit_now(done.code)
+
+
+def exit_now(code: object) -> None:
+    """End the process with ``code`` as :class:`SystemExit` would, after flushing the
+    output and running the exit handlers (which flush the logs), but without the
+    interpreter's teardown."""
+    if code is None or isinstance(code, int):
+        status = code or 0
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

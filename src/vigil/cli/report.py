@@ -30,7 +30,6 @@ from vigil.cli.analytics import (
     user_errors,
 )
 from vigil.cli.common import DB_OPTION, fail, out_console
-from vigil.dwell.report import collect_report, render_report
 
 
 def report_command(
@@ -58,6 +57,8 @@ def report_command(
     """Write one HTML file with the KPIs, a dwell-time histogram, occupancy over time,
     visitors per day, an hour × weekday heatmap and the dwell table, from the store or a
     file (`--file export.csv`). No scripts and no external links: it opens offline."""
+    from vigil.dwell.report import collect_report, render_report
+
     chosen = selection(start, end, cameras, zone, person, attrs, by, group_by)
     source = Source(file, db, timezone, camera_zones, fmt, tuple(column_map), quiet)
     with loaded(source, quality_to_stderr=False) as data, user_errors():

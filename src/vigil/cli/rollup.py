@@ -5,28 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.table import Table
 
 from vigil.cli.common import DB_OPTION, err_console, fail, opened_store, out_console, settings_for
 from vigil.cli.jsonout import to_json
-from vigil.config import Settings
-from vigil.rollup.aggregates import (
-    AggregateStore,
-    AggregateStoreError,
-    configured_aggregate_store,
-)
-from vigil.rollup.jobreport import JobReport
-from vigil.rollup.jobs import backfill, run_rollup
-from vigil.rollup.periods import ROLLUP_JOBS
-from vigil.store.base import Store
 
-__all__ = ["app", "parse_date"]
+if TYPE_CHECKING:
+    from vigil.config import Settings
+    from vigil.rollup.aggregates import AggregateStore
+    from vigil.rollup.jobreport import JobReport
+    from vigil.store.base import Store
+
+__all__ = ["JOBS", "app", "parse_date"]
 
 USAGE_ERROR = 2
-JOBS = (*ROLLUP_JOBS, "retention")
+JOBS = ("daily", "weekly", "monthly", "retention")
+"""The rollup jobs (``vigil.rollup.periods.ROLLUP_JOBS``) and retention; spelled out here so
+that the command's help needs no import of the rollup package."""
 T = TypeVar("T")
 app = typer.Typer(help="Rollup jobs: daily, weekly and monthly aggregates from the hourly "
                   "counts, with a runs ledger.", no_args_is_help=True,
@@ -61,6 +59,8 @@ def run_command(
     with --date; `retention` purges every layer past its retention."""
     if job not in JOBS:
         fail(f"JOB: unknown job {job!r}; choose one of {', '.join(JOBS)}", USAGE_ERROR)
+    from vigil.rollup.jobs import run_rollup
+
     period = parse_date(date, "--date")
     if job == "retention" and period is not None:
         fail("--date: retention has no periods; it purges what is past its retention",
@@ -99,6 +99,7 @@ def backfill_command(
     if first > last:
         fail(f"--from {first} is after --to {last}", USAGE_ERROR)
     now = dt.datetime.now(dt.UTC)
+    from vigil.rollup.jobs import backfill
 
     def progress(job: str, done: int, total: int) -> None:
         err_console.print(f"{job}: {done}/{total} period(s)")
@@ -112,6 +113,8 @@ def backfill_command(
 @contextmanager
 def _stores(settings: Settings) -> Iterator[tuple[Store, AggregateStore]]:
     """The configured store and aggregate store (or exit with a clear message)."""
+    from vigil.rollup.aggregates import configured_aggregate_store
+
     with opened_store(settings) as store:
         try:
             aggregates = configured_aggregate_store(settings, store)
@@ -125,6 +128,8 @@ def _stores(settings: Settings) -> Iterator[tuple[Store, AggregateStore]]:
 
 def _guarded(what: str, work: Callable[[], T]) -> T:
     """Run a job; a failure exits with its reason (the ledger is left unchanged)."""
+    from vigil.rollup.aggregates import AggregateStoreError
+
     try:
         return work()
     except (AggregateStoreError, ValueError) as exc:

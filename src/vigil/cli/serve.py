@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
-from vigil.api import create_app
 from vigil.cli.common import (
     DB_OPTION,
     err_console,
@@ -17,8 +16,9 @@ from vigil.cli.common import (
     settings_for,
     shown_url,
 )
-from vigil.config import Settings
-from vigil.store import is_postgres_url
+
+if TYPE_CHECKING:
+    from vigil.config import Settings
 
 
 def is_loopback(host: str) -> bool:
@@ -59,6 +59,8 @@ def serve_command(
     db: str | None = DB_OPTION,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
+    from vigil.store import is_postgres_url
+
     settings = settings_for(db)
     settings = settings.model_copy(update={
         key: value for key, value in (("mqtt_url", mqtt), ("redis_url", redis)) if value})
@@ -80,6 +82,10 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
     Several workers are separate processes started by uvicorn; each builds the app from
     the environment, so the settings are handed over as ``VIGIL_*`` variables.
     """
+    import uvicorn
+
+    from vigil.api import create_app
+
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from vigil.cli.common import DB_OPTION, err_console, fail, open_or_fail, out_console, settings_for
-from vigil.store import Store
-from vigil.store.transfer import TransferError, TransferSummary, export_store, import_store
 
-Transfer = Callable[[Store, Path, Callable[[str, int], None]], TransferSummary]
+if TYPE_CHECKING:
+    from vigil.store import Store
+    from vigil.store.transfer import TransferSummary
+
+Transfer = Callable[["Store", Path, Callable[[str, int], None]], "TransferSummary"]
 
 
 def export_command(
@@ -24,6 +27,8 @@ def export_command(
     Move a store between backends with `vigil export DIR --db A` then
     `vigil import DIR --db B`, e.g. from DuckDB to `postgresql://…`.
     """
+    from vigil.store.transfer import export_store
+
     _run("exported", export_store, folder, db)
 
 
@@ -33,10 +38,14 @@ def import_command(
     db: str | None = DB_OPTION,
 ) -> None:
     """Import an export into an empty store, in one transaction."""
+    from vigil.store.transfer import import_store
+
     _run("imported", import_store, folder, db)
 
 
 def _run(verb: str, transfer: Transfer, folder: Path, db: str | None) -> None:
+    from vigil.store.transfer import TransferError
+
     store = open_or_fail(settings_for(db))
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
