@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-import psycopg
-
 from vigil.dwell.filters import AnalyticsFilter
 from vigil.dwell.service import store_analytics
 from vigil.store import Store, open_store
 from vigil.store.transfer import export_store, import_store
 
+from .downgrade import run_statements
 from .test_sessions_store import Ev, insert
 
 
@@ -61,17 +59,9 @@ def test_a_store_upgraded_from_0006_gets_its_person_keys(store_url: str, backend
     visit(store)
     expected = store_analytics(store).kpis(AnalyticsFilter())["kpis"]
     store.close()
-    downgrade = ["DROP TABLE persons", "ALTER TABLE sessions DROP COLUMN person_key",
-                 "UPDATE alembic_version SET version_num = '0006'"]
-    if backend == "duckdb":
-        con = duckdb.connect(store_url)
-        for statement in downgrade:
-            con.execute(statement)
-        con.close()
-    else:
-        with psycopg.connect(store_url, autocommit=True) as pg:
-            for statement in downgrade:
-                pg.execute(statement)
+    run_statements(store_url, backend, [
+        "DROP TABLE persons", "ALTER TABLE sessions DROP COLUMN person_key",
+        "UPDATE alembic_version SET version_num = '0006'"])
     upgraded = open_store(store_url)
     try:
         assert set(person_keys(upgraded)) == {"p1", "p2", "p3"}

@@ -13,14 +13,14 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-import duckdb
-import psycopg
 import pyarrow as pa
 import pytest
 
 from vigil.dwell import GroupBy, pair_sessions
 from vigil.store import EventFilter, Store, open_store, postgres
 from vigil.store.base import EVENT_INPUT_SCHEMA
+
+from .downgrade import run_statements
 
 T0 = dt.datetime(2026, 5, 6, 9, 0, tzinfo=dt.UTC)
 
@@ -290,15 +290,9 @@ def test_a_store_upgraded_from_0003_gets_its_sessions(store_url: str, backend: s
     expected = full(store)
     store.close()
     downgrade = ["DROP TABLE sessions", "UPDATE alembic_version SET version_num = '0003'"]
-    if backend == "duckdb":
-        con = duckdb.connect(store_url)
-        for statement in downgrade:
-            con.execute(statement)
-        con.close()
-    else:
-        with psycopg.connect(store_url, autocommit=True) as pg:
-            for statement in ["DROP INDEX events_subject_ts", *downgrade]:
-                pg.execute(statement)
+    if backend == "postgres":
+        downgrade.insert(0, "DROP INDEX events_subject_ts")
+    run_statements(store_url, backend, downgrade)
     upgraded = open_store(store_url)
     try:
         assert full(upgraded) == expected
