@@ -557,16 +557,24 @@ def cli_figures(vigil: Path, csv: Path, zones_file: Path, workdir: Path,
             "ratio_vs_pandas": round(pandas_seconds / fastest["wall_s"], 2), "correct": True}
 
 
-def run_file_benchmarks(workdir: Path, rows: int = FULL_ROWS, rounds: int = 2,
-                        cli_runs: int = 1, log: Log = log) -> dict[str, Any]:
-    """The file-path benchmarks alone (no store, no API): ``dwell_pandas``, ``dwell_csv``
-    and ``dwell_cli`` on the same CSV as :func:`run_dwell_benchmarks`."""
+def prepared(workdir: Path, rows: int, log: Log
+             ) -> tuple[Path, Path, dict[str, str], Path, dict[str, Any]]:
+    """The ``vigil`` executable, the dwell CSV, its camera zones (and their JSON file for
+    the CLI) and what the data holds, in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    started, load_start = time.perf_counter(), load_average()
     vigil = vigil_executable()
     csv, zones, data = data_for(rows, workdir, "dwell", SEED, log)
     zones_file = workdir / "cameras.json"
     zones_file.write_text(json.dumps(zones), encoding="utf-8")
+    return vigil, csv, zones, zones_file, data
+
+
+def run_file_benchmarks(workdir: Path, rows: int = FULL_ROWS, rounds: int = 2,
+                        cli_runs: int = 1, log: Log = log) -> dict[str, Any]:
+    """The file-path benchmarks alone (no store, no API): ``dwell_pandas``, ``dwell_csv``
+    and ``dwell_cli`` on the same CSV as :func:`run_dwell_benchmarks`."""
+    started, load_start = time.perf_counter(), load_average()
+    vigil, csv, zones, zones_file, data = prepared(workdir, rows, log)
     runs = run_rounds(csv, None, zones, rounds, 0, workdir, log)
     results = figures_of(runs, rows, data)
     reference = runs["pandas"][0]["answers"]
@@ -592,12 +600,8 @@ def run_dwell_benchmarks(workdir: Path, rows: int = FULL_ROWS, api_rows: int = A
 
     ``probe_default_limit``: also run the store variant once at Vigil's default DuckDB
     memory limit (``dwell_stored.default_memory_limit``)."""
-    workdir.mkdir(parents=True, exist_ok=True)
     started, load_start = time.perf_counter(), load_average()
-    vigil = vigil_executable()
-    csv, zones, data = data_for(rows, workdir, "dwell", SEED, log)
-    zones_file = workdir / "cameras.json"
-    zones_file.write_text(json.dumps(zones), encoding="utf-8")
+    vigil, csv, zones, zones_file, data = prepared(workdir, rows, log)
     db, built = build(csv, zones, workdir, f"dwell-{rows}", log)
     runs = run_rounds(csv, db, zones, rounds, stored_runs, workdir, log)
     results = figures_of(runs, rows, data)
