@@ -250,10 +250,8 @@ def vigil_stored_answers(db: Path, clock: Clock, passes: int, memory_limit: str 
 
 
 BUILD_MEMORY_LIMIT = "2GB"
-"""DuckDB ``memory_limit`` while building the store. At the default (256MB) storing 10M
-events failed with an OutOfMemory error in the sessions maintenance (2026-11-21), so the
-build raises it, as a user would with ``VIGIL_DUCKDB_MEMORY_LIMIT``; the analytics then read
-the store with the default."""
+"""DuckDB ``memory_limit`` while building the store: a fixed size, so builds on machines with
+more or less RAM compare (Vigil's default is half of RAM)."""
 PROGRESS_EVERY_ROWS = 1_000_000
 
 
