@@ -151,7 +151,7 @@ def measured_child(workdir: Path, *args: str) -> tuple[dict[str, Any], float]:
     workdir.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
     run = run_measured([sys.executable, "-m", "benchmarks.rollup_child", *args],
-                       root, CHILD_TIMEOUT_S, env=clean_env())
+                       workdir, CHILD_TIMEOUT_S, env={**clean_env(), "PYTHONPATH": str(root)})
     if run.returncode != 0:
         raise RuntimeError(f"benchmark child {args[0]} failed ({run.returncode}): "
                            f"{run.stderr[-2000:]}")
