@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     @field_validator("cron_daily", "cron_weekly", "cron_monthly", "cron_retention")
     @classmethod
     def _cron(cls, value: str, info: ValidationInfo) -> str:
-        from vigil.rollup.scheduler import check_crontab  # no import cycle
+        from vigil.rollup.crontab import check_crontab  # no import cycle
 
         try:
             return check_crontab(value)

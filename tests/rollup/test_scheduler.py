@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from vigil.config import Settings
 from vigil.metrics import JOB_FAILURES, JOB_LAST_ROWS, JOB_RUNS, REGISTRY
 from vigil.rollup import SqlAggregateStore
+from vigil.rollup.crontab import check_crontab, cron_trigger
 from vigil.rollup.jobreport import JobReport
 from vigil.rollup.scheduler import (
     JobBusyError,
@@ -24,11 +25,8 @@ from vigil.rollup.scheduler import (
     JobScheduler,
     ScheduledJob,
     UnknownJobError,
-    check_crontab,
-    cron_trigger,
-    rollup_job,
-    service_jobs,
 )
+from vigil.rollup.service_jobs import rollup_job, service_jobs
 from vigil.store import Store, open_store
 from vigil.store.base import EVENT_INPUT_SCHEMA
 from vigil.writer import Writer

@@ -24,8 +24,8 @@ from vigil.rollup.scheduler import (
     JobBusyError,
     JobScheduler,
     UnknownJobError,
-    service_jobs,
 )
+from vigil.rollup.service_jobs import service_jobs
 
 
 def open_jobs(state: AppState) -> JobScheduler:

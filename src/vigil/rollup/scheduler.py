@@ -10,7 +10,7 @@ is the job's to leave unchanged. On start the rollup jobs run once in the backgr
 periods missed while the service was down are processed (bounded by ``max_periods``).
 
 **Writes.** The embedded DuckDB file has one write connection, fed by the service's single
-writer (:class:`vigil.writer.Writer`). The jobs built by :func:`service_jobs` therefore run
+writer (:class:`vigil.writer.Writer`). The jobs of :mod:`vigil.rollup.service_jobs` run
 their writes *through the writer*, in bounded steps: a rollup catches up a few periods per
 write function (each one writer transaction holding the periods' records and ledger rows),
 the purge deletes one batch per write function. Ingest's group commits run between the
@@ -26,17 +26,15 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from vigil.metrics import (
     JOB_FAILURES,
@@ -45,31 +43,20 @@ from vigil.metrics import (
     JOB_LAST_SUCCESS,
     JOB_RUNS,
 )
-from vigil.rollup.jobreport import JOB_NAMES, JobFunction, JobReport
-
-if TYPE_CHECKING:
-    from vigil.config import Settings
-    from vigil.rollup.aggregates import AggregateStore
-    from vigil.rollup.retention import WriteRunner
-    from vigil.store.base import Store
+from vigil.rollup.crontab import cron_trigger
+from vigil.rollup.jobreport import JobFunction, JobReport
 
 __all__ = ["JobBusyError", "JobCancelledError", "JobScheduler", "JobStatus", "ScheduledJob",
-           "UnknownJobError", "check_crontab", "cron_trigger", "rollup_job",
-           "retention_job", "service_jobs"]
+           "UnknownJobError"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 CATCH_UP_JOBS = ("daily", "weekly", "monthly")
 """Jobs run once at start, in this order."""
-ROLLUP_STEP = {"daily": 7, "weekly": 4, "monthly": 2}
-"""Periods a rollup processes per write function (one writer transaction)."""
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """A run missed by up to this much (a long job before it, a busy machine) still happens."""
 SCHEDULER_ROLE = "scheduler"
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-"""Crontab weekday numbers (0 and 7: Sunday) as names, which APScheduler 3 reads unambiguously
-(its own numbers start at Monday)."""
 
 
 class UnknownJobError(KeyError):
@@ -86,68 +73,6 @@ class JobBusyError(RuntimeError):
 
 class JobCancelledError(RuntimeError):
     """The scheduler is stopping: a job stops between two of its steps."""
-
-
-# -- crontab strings ----------------------------------------------------------------------
-def check_crontab(expr: str) -> str:
-    """``expr`` if it is a valid five-field crontab string, else ValueError saying why."""
-    cron_trigger(expr, "UTC")
-    return expr
-
-
-def cron_trigger(expr: str, timezone: str) -> CronTrigger:
-    """An APScheduler trigger firing when the crontab string ``expr`` says, in ``timezone``.
-
-    Weekdays are read as crontab reads them (0 or 7 = Sunday). Restricting both the day of
-    the month and the weekday is refused: cron fires when either matches, APScheduler only
-    when both do.
-    """
-    if not isinstance(expr, str):
-        raise ValueError(f"a crontab string is expected, got {expr!r}")
-    parts = expr.split()
-    if len(parts) != 5:
-        raise ValueError(f"a crontab string has 5 fields (minute hour day month weekday), "
-                         f"got {len(parts)} in {expr!r}")
-    minute, hour, day, month, weekday = parts
-    if day not in ("*", "?") and weekday not in ("*", "?"):
-        raise ValueError(f"{expr!r} restricts both the day of the month and the weekday "
-                         "(cron runs when either matches); restrict one of them")
-    try:
-        return CronTrigger(minute=minute, hour=hour, day=day.replace("?", "*"), month=month,
-                           day_of_week=_weekdays(weekday), timezone=ZoneInfo(timezone))
-    except ValueError as exc:
-        raise ValueError(f"invalid crontab string {expr!r}: {exc}") from exc
-
-
-def _weekdays(text: str) -> str:
-    """A crontab weekday field as APScheduler weekday names."""
-    if text in ("*", "?"):
-        return "*"
-    names: list[str] = []
-    for part in text.split(","):
-        span, _, step_text = part.partition("/")
-        if span == "*":
-            low, high = 0, 6
-        elif "-" in span:
-            first, last = span.split("-", 1)
-            low, high = _weekday(first), _weekday(last)
-        else:
-            low = _weekday(span)
-            high = 6 if step_text else low
-        step = int(step_text) if step_text.isdigit() else 0
-        if step_text and step < 1 or high < low:
-            raise ValueError(f"invalid weekday field {text!r}")
-        names.extend(_WEEKDAYS[n] for n in range(low, high + 1, step or 1))
-    return ",".join(dict.fromkeys(names))
-
-
-def _weekday(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    name = token.lower()
-    if name in _WEEKDAYS:
-        return _WEEKDAYS.index(name)
-    raise ValueError(f"invalid weekday {token!r} (0-7 or sun..sat)")
 
 
 # -- the scheduler ----------------------------------------------------------------------------
@@ -400,93 +325,3 @@ class JobScheduler:
             return None
         job = scheduler.get_job(name)
         return None if job is None else job.next_run_time
-
-
-# -- the service's jobs -------------------------------------------------------------------------
-def rollup_job(job: str, store: Store, aggregates: AggregateStore, run_write: WriteRunner,
-               *, max_periods: int = 400, stop: threading.Event | None = None
-               ) -> JobFunction:
-    """Rollup ``job`` catching up through ``run_write``, :data:`ROLLUP_STEP` periods per
-    write function, at most ``max_periods`` per run. When nothing is due it only reads."""
-    from vigil.rollup.jobs import run_rollup
-
-    def run(now: dt.datetime) -> JobReport:
-        started = time.perf_counter()
-        if not _rollup_due(job, store, now):
-            return JobReport(job=job, started_at=now, duration_s=time.perf_counter() - started,
-                             notes=("nothing pending",))
-        reports: list[JobReport] = []
-        left = max_periods
-        while left > 0:
-            if stop is not None and stop.is_set():
-                raise JobCancelledError(f"{job}: the scheduler is stopping")
-            reports.append(run_write(partial(run_rollup, job, aggregates=aggregates, now=now,
-                                             max_periods=min(ROLLUP_STEP[job], left))))
-            left -= len(reports[-1].periods)
-            if reports[-1].done or not reports[-1].periods:
-                break
-        return combine_reports(job, now, reports, time.perf_counter() - started)
-
-    return run
-
-
-def _rollup_due(job: str, store: Store, now: dt.datetime) -> bool:
-    """Whether catch-up has a complete pending period to process (a read only)."""
-    from vigil.rollup.jobs import due_cutoff
-    from vigil.rollup.ledger import pending_totals
-    from vigil.rollup.periods import is_complete
-
-    cutoff = due_cutoff(store, now)
-    pending = pending_totals(store, job, None, cutoff - dt.timedelta(days=1))
-    return any(is_complete(job, period, cutoff) for period in pending)
-
-
-def combine_reports(job: str, now: dt.datetime, reports: Sequence[JobReport],
-                    duration_s: float) -> JobReport:
-    """The reports of a run's steps as one: periods, rows and notes added up; done as the
-    last step says. A step's "more pending" note is dropped when a later step went on."""
-    notes: list[str] = []
-    for position, report in enumerate(reports):
-        later = position < len(reports) - 1
-        notes.extend(note for note in report.notes
-                     if not (later and f"more {job} period(s) pending" in note))
-    return JobReport(job=job, started_at=now, duration_s=duration_s,
-                     periods=tuple(p for r in reports for p in r.periods),
-                     rows_written=sum(r.rows_written for r in reports),
-                     rows_deleted=sum(r.rows_deleted for r in reports),
-                     done=reports[-1].done if reports else True,
-                     notes=tuple(dict.fromkeys(notes)))
-
-
-def retention_job(store: Store, aggregates: AggregateStore, settings: Settings,
-                  run_write: WriteRunner, *, stop: threading.Event | None = None
-                  ) -> JobFunction:
-    """The retention purge of the settings' policy, one batch per write function."""
-    from vigil.rollup.retention import RetentionPolicy, run_retention
-
-    policy = RetentionPolicy.from_settings(settings)
-
-    def write(fn: Callable[[Store], Any], /) -> Any:
-        if stop is not None and stop.is_set():
-            raise JobCancelledError("retention: the scheduler is stopping")
-        return run_write(fn)
-
-    def run(now: dt.datetime) -> JobReport:
-        return run_retention(store, aggregates, policy, now=now,
-                             batch_size=settings.retention_batch_size, run_write=write)
-
-    return run
-
-
-def service_jobs(settings: Settings, store: Store, aggregates: AggregateStore,
-                 run_write: WriteRunner, stop: threading.Event | None = None
-                 ) -> list[ScheduledJob]:
-    """The four jobs of the service (:data:`JOB_NAMES`) with the settings' cron strings."""
-    crons: Mapping[str, str] = {"daily": settings.cron_daily, "weekly": settings.cron_weekly,
-                                "monthly": settings.cron_monthly,
-                                "retention": settings.cron_retention}
-    functions: dict[str, JobFunction] = {
-        job: rollup_job(job, store, aggregates, run_write, stop=stop)
-        for job in CATCH_UP_JOBS}
-    functions["retention"] = retention_job(store, aggregates, settings, run_write, stop=stop)
-    return [ScheduledJob(name, crons[name], functions[name]) for name in JOB_NAMES]

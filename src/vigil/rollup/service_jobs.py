@@ -1,0 +1,115 @@
+"""The four jobs of ``vigil serve`` (daily, weekly and monthly rollups, retention), built to
+write through the service's single writer in bounded steps (see :mod:`vigil.rollup.scheduler`
+on why)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from vigil.rollup.jobreport import JOB_NAMES, JobFunction, JobReport
+from vigil.rollup.scheduler import CATCH_UP_JOBS, JobCancelledError, ScheduledJob
+
+if TYPE_CHECKING:
+    from vigil.config import Settings
+    from vigil.rollup.aggregates import AggregateStore
+    from vigil.rollup.retention import WriteRunner
+    from vigil.store.base import Store
+
+__all__ = ["ROLLUP_STEP", "combine_reports", "retention_job", "rollup_job", "service_jobs"]
+
+ROLLUP_STEP = {"daily": 7, "weekly": 4, "monthly": 2}
+"""Periods a rollup processes per write function (one writer transaction)."""
+
+
+def rollup_job(job: str, store: Store, aggregates: AggregateStore, run_write: WriteRunner,
+               *, max_periods: int = 400, stop: threading.Event | None = None
+               ) -> JobFunction:
+    """Rollup ``job`` catching up through ``run_write``, :data:`ROLLUP_STEP` periods per
+    write function, at most ``max_periods`` per run. When nothing is due it only reads."""
+    from vigil.rollup.jobs import run_rollup
+
+    def run(now: dt.datetime) -> JobReport:
+        started = time.perf_counter()
+        if not _rollup_due(job, store, now):
+            return JobReport(job=job, started_at=now, duration_s=time.perf_counter() - started,
+                             notes=("nothing pending",))
+        reports: list[JobReport] = []
+        left = max_periods
+        while left > 0:
+            if stop is not None and stop.is_set():
+                raise JobCancelledError(f"{job}: the scheduler is stopping")
+            reports.append(run_write(partial(run_rollup, job, aggregates=aggregates, now=now,
+                                             max_periods=min(ROLLUP_STEP[job], left))))
+            left -= len(reports[-1].periods)
+            if reports[-1].done or not reports[-1].periods:
+                break
+        return combine_reports(job, now, reports, time.perf_counter() - started)
+
+    return run
+
+
+def _rollup_due(job: str, store: Store, now: dt.datetime) -> bool:
+    """Whether catch-up has a complete pending period to process (a read only)."""
+    from vigil.rollup.jobs import due_cutoff
+    from vigil.rollup.ledger import pending_totals
+    from vigil.rollup.periods import is_complete
+
+    cutoff = due_cutoff(store, now)
+    pending = pending_totals(store, job, None, cutoff - dt.timedelta(days=1))
+    return any(is_complete(job, period, cutoff) for period in pending)
+
+
+def combine_reports(job: str, now: dt.datetime, reports: Sequence[JobReport],
+                    duration_s: float) -> JobReport:
+    """The reports of a run's steps as one: periods, rows and notes added up; done as the
+    last step says. A step's "more pending" note is dropped when a later step went on."""
+    notes: list[str] = []
+    for position, report in enumerate(reports):
+        later = position < len(reports) - 1
+        notes.extend(note for note in report.notes
+                     if not (later and f"more {job} period(s) pending" in note))
+    return JobReport(job=job, started_at=now, duration_s=duration_s,
+                     periods=tuple(p for r in reports for p in r.periods),
+                     rows_written=sum(r.rows_written for r in reports),
+                     rows_deleted=sum(r.rows_deleted for r in reports),
+                     done=reports[-1].done if reports else True,
+                     notes=tuple(dict.fromkeys(notes)))
+
+
+def retention_job(store: Store, aggregates: AggregateStore, settings: Settings,
+                  run_write: WriteRunner, *, stop: threading.Event | None = None
+                  ) -> JobFunction:
+    """The retention purge of the settings' policy, one batch per write function."""
+    from vigil.rollup.retention import RetentionPolicy, run_retention
+
+    policy = RetentionPolicy.from_settings(settings)
+
+    def write(fn: Callable[[Store], Any], /) -> Any:
+        if stop is not None and stop.is_set():
+            raise JobCancelledError("retention: the scheduler is stopping")
+        return run_write(fn)
+
+    def run(now: dt.datetime) -> JobReport:
+        return run_retention(store, aggregates, policy, now=now,
+                             batch_size=settings.retention_batch_size, run_write=write)
+
+    return run
+
+
+def service_jobs(settings: Settings, store: Store, aggregates: AggregateStore,
+                 run_write: WriteRunner, stop: threading.Event | None = None
+                 ) -> list[ScheduledJob]:
+    """The four jobs of the service (:data:`JOB_NAMES`) with the settings' cron strings."""
+    crons: Mapping[str, str] = {"daily": settings.cron_daily, "weekly": settings.cron_weekly,
+                                "monthly": settings.cron_monthly,
+                                "retention": settings.cron_retention}
+    functions: dict[str, JobFunction] = {
+        job: rollup_job(job, store, aggregates, run_write, stop=stop)
+        for job in CATCH_UP_JOBS}
+    functions["retention"] = retention_job(store, aggregates, settings, run_write, stop=stop)
+    return [ScheduledJob(name, crons[name], functions[name]) for name in JOB_NAMES]
