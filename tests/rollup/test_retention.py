@@ -342,3 +342,31 @@ def test_rebuilding_the_counts_after_a_purge_keeps_the_counts_of_purged_days(
 
     assert store.hourly_counts().to_pylist() == before
     assert hourly_totals_by_day(store) == {day: 5 for day in days}
+
+
+def test_an_entry_just_before_the_horizon_still_pairs_with_a_later_exit(
+        store: Store, tmp_path: Path) -> None:
+    reference = open_store(str(tmp_path / "reference.duckdb"))
+    try:
+        late_entry = dt.datetime.combine(day_ago(31), dt.time(23), dt.UTC)
+        person = {"source_id": "cam1", "labels": ["person"], "subject_id": "p1"}
+        history = [*visit(day_ago(40), "old"),
+                   {"event_id": "in", "event_type": "entry", "ts": late_entry, **person}]
+        for target in (store, reference):
+            insert(target, history)
+        aggregates = SqlAggregateStore(store)
+        roll_up(store, aggregates, "daily", [day_ago(40), day_ago(31)])
+
+        run_retention(store, aggregates, RetentionPolicy(raw_days=30), now=NOW)
+
+        kept = store.read_analytics("SELECT event_id FROM events").column("event_id")
+        assert sorted(kept.to_pylist()) == ["in"]  # the old visit went, the open entry stays
+        exit_row = {"event_id": "out", "event_type": "exit",
+                    "ts": late_entry + dt.timedelta(hours=1), **person}
+        for target in (store, reference):
+            insert(target, [exit_row])
+        mine = store.read_sessions("camera").to_pylist()
+        assert mine == reference.read_sessions("camera").to_pylist()
+        assert [s["status"] for s in mine if s["entry_event_id"] == "in"] == ["complete"]
+    finally:
+        reference.close()

@@ -6,11 +6,11 @@ nothing more is due). Which days must be kept (their rollup is not done) is the 
 decision, passed as ``keep_days``; what the store itself must keep is decided here:
 
 - **Sessions** are derived state and are kept. Their incremental maintenance re-pairs a
-  person's group from its newest session anchored before the new events (see
-  :mod:`vigil.store.sessions`), so of every group the entry/exit events from its newest
-  session anchored before the purge horizon on are kept: events arriving after the horizon
-  still re-pair exactly. Events older than that horizon arriving later can only be paired
-  with what is still stored.
+  group from its last session anchored at most the maximum session before a batch's first
+  event (see :mod:`vigil.store.sessions`), so entry/exit events are kept from one maximum
+  session before the first instant of the oldest kept local day: events of kept days,
+  arriving later, still re-pair exactly. Events of purged days arriving later can only be
+  paired with what is still stored.
 - **Anomalies** keep their ``event_id``; the event itself may be gone.
 - **Dead letters** are never events and are not touched.
 
@@ -25,12 +25,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from vigil.store.rollup_tables import MAX_ZONE_OFFSET_AHEAD
 from vigil.store.sql import Dialect
 from vigil.store.sqlaccess import SqlAccess
-
-HORIZON_SLACK = dt.timedelta(days=1)
-"""An event of a local date before ``D`` happened before ``D`` 12:00 UTC (no zone is more
-than 12 hours behind UTC): midnight UTC of the next day bounds every such event."""
 
 _ROW_ID = {"duckdb": "rowid", "postgresql": "ctid"}
 _ROWS_IN = {"duckdb": "rowid IN ({rows})", "postgresql": "ctid = ANY(ARRAY({rows}))"}
@@ -39,25 +36,19 @@ scan, where ``ctid IN (…)`` would scan the table."""
 _NOT_KEPT = {"duckdb": "NOT list_contains(CAST(? AS DATE[]), {column})",
              "postgresql": "{column} <> ALL(CAST(? AS DATE[]))"}
 
-TAILS = """
-    SELECT grouping, subject_id, source_id, coalesce(zone, '') AS zone_key,
-           max(anchor_ts) AS since
-    FROM sessions WHERE anchor_ts < ?
-    GROUP BY grouping, subject_id, source_id, coalesce(zone, '')
-"""
-"""Per session group, its newest anchor before the purge horizon."""
 
-
-def purge_horizon(before: dt.date) -> dt.datetime:
-    """A UTC instant after every event of a local date before ``before``."""
+def pairing_window_start(before: dt.date, max_session: dt.timedelta) -> dt.datetime:
+    """The earliest instant session maintenance may re-read for events of local dates from
+    ``before`` on: one maximum session before the first instant of that date in any zone."""
     midnight = dt.datetime.combine(before, dt.time(), tzinfo=dt.UTC)
-    return midnight + HORIZON_SLACK
+    return midnight - MAX_ZONE_OFFSET_AHEAD - max_session
 
 
 class RetentionTables(SqlAccess):
     """Bounded purges shared by the SQL stores; see the module docstring."""
 
     dialect: Dialect
+    session_max: dt.timedelta
 
     def _lock_sessions(self) -> None:
         """Serialise with ingest in other processes (see SessionTables; none by default)."""
@@ -78,21 +69,16 @@ class RetentionTables(SqlAccess):
     def purge_events(self, before: dt.date, keep_days: Sequence[dt.date], limit: int) -> int:
         """Delete up to ``limit`` events of local dates before ``before`` and not in
         ``keep_days``, except those session maintenance still needs; how many."""
-        horizon = purge_horizon(before)
         name = self.dialect.name
-        not_kept = _NOT_KEPT[name].format(column="e.local_date")
+        not_kept = _NOT_KEPT[name].format(column="local_date")
         rows = f"""
-            WITH tails AS ({TAILS})
-            SELECT e.{_ROW_ID[name]} FROM events e
-            LEFT JOIN tails c ON c.grouping = 'camera' AND c.subject_id = e.subject_id
-                 AND c.source_id = e.source_id
-            LEFT JOIN tails z ON z.grouping = 'zone' AND z.subject_id = e.subject_id
-                 AND z.source_id = e.source_id AND z.zone_key = coalesce(e.zone, '')
-            WHERE e.ts < ? AND e.local_date < ? AND {not_kept}
-              AND (e.event_type NOT IN ('entry', 'exit') OR e.subject_id IS NULL
-                   OR (e.ts < c.since AND e.ts < z.since))
+            SELECT {_ROW_ID[name]} FROM events
+            WHERE local_date < ? AND {not_kept}
+              AND (event_type NOT IN ('entry', 'exit') OR subject_id IS NULL OR ts < ?)
             LIMIT ?"""
-        return self._purge("events", rows, [horizon, horizon, before, list(keep_days), limit])
+        return self._purge("events", rows, [before, list(keep_days),
+                                             pairing_window_start(before, self.session_max),
+                                             limit])
 
     def purge_hourly_counts(self, before: dt.date, keep_days: Sequence[dt.date],
                             limit: int) -> int:
