@@ -45,7 +45,7 @@ from vigil.rollup.periods import (
 from vigil.rollup.summaries import registered_summarizers, summarize_day
 from vigil.store.base import Store
 
-__all__ = ["CHUNK_DAYS", "Progress", "backfill", "due_cutoff", "run_rollup"]
+__all__ = ["CHUNK_DAYS", "Progress", "backfill", "due_cutoff", "due_periods", "run_rollup"]
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ def run_rollup(job: str, store: Store, aggregates: AggregateStore, *, now: dt.da
                          "is processed again once more events arrive")
         more = False
     else:
-        last_day = cutoff - dt.timedelta(days=1)
-        due = [p for p in pending_totals(store, job, None, last_day)
-               if is_complete(job, p, cutoff)]
+        due = due_periods(store, job, cutoff)
         periods, more = due[:max_periods], len(due) > max_periods
         if more:
             notes.append(f"{len(due) - max_periods} more {job} period(s) pending; the next "
@@ -124,6 +122,13 @@ def backfill(store: Store, aggregates: AggregateStore, start: dt.date, end: dt.d
                                  periods=tuple(periods), rows_written=outcome.rows_written,
                                  notes=tuple(notes + outcome.notes)))
     return reports
+
+
+def due_periods(store: Store, job: str, cutoff: dt.date) -> list[dt.date]:
+    """The pending periods of ``job`` (never done, or dirty) that are complete before the
+    local date ``cutoff`` (:func:`due_cutoff`), oldest first."""
+    pending = pending_totals(store, job, None, cutoff - dt.timedelta(days=1))
+    return [period for period in pending if is_complete(job, period, cutoff)]
 
 
 def due_cutoff(store: Store, now: dt.datetime) -> dt.date:

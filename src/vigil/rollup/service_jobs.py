@@ -55,13 +55,9 @@ def rollup_job(job: str, store: Store, aggregates: AggregateStore, run_write: Wr
 
 def _rollup_due(job: str, store: Store, now: dt.datetime) -> bool:
     """Whether catch-up has a complete pending period to process (a read only)."""
-    from vigil.rollup.jobs import due_cutoff
-    from vigil.rollup.ledger import pending_totals
-    from vigil.rollup.periods import is_complete
+    from vigil.rollup.jobs import due_cutoff, due_periods
 
-    cutoff = due_cutoff(store, now)
-    pending = pending_totals(store, job, None, cutoff - dt.timedelta(days=1))
-    return any(is_complete(job, period, cutoff) for period in pending)
+    return bool(due_periods(store, job, due_cutoff(store, now)))
 
 
 def combine_reports(job: str, now: dt.datetime, reports: Sequence[JobReport],
