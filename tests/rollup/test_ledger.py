@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +12,6 @@ from vigil.rollup.ledger import pending_periods
 from vigil.rollup.periods import (
     bucket_end,
     bucket_start,
-    bucket_starts,
     complete_before,
     periods_overlapping,
 )
@@ -26,14 +24,6 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 
 
 # -- bucket starts ---------------------------------------------------------------------------
-@settings(deadline=None, max_examples=60)
-@given(st.lists(st.dates(dt.date(1990, 1, 1), dt.date(2100, 12, 31)), max_size=40))
-def test_vectorised_bucket_starts_equal_the_scalar_ones(days: list[dt.date]) -> None:
-    for job in ("daily", "weekly", "monthly"):
-        got = bucket_starts(job, pa.array(days, pa.date32())).to_pylist()
-        assert got == [bucket_start(job, day) for day in days]
-
-
 @settings(deadline=None)
 @given(st.dates(dt.date(1990, 1, 1), dt.date(2100, 12, 31)),
        st.sampled_from(["daily", "weekly", "monthly"]))

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import pyarrow as pa
-
-__all__ = ["ROLLUP_JOBS", "bucket_end", "day_numbers", "bucket_start", "bucket_starts", "check_job",
-           "complete_before", "is_complete", "periods_overlapping"]
+__all__ = ["ROLLUP_JOBS", "bucket_end", "bucket_start", "check_job", "complete_before",
+           "is_complete", "periods_overlapping"]
 
 ROLLUP_JOBS: tuple[str, ...] = ("daily", "weekly", "monthly")
 """The rollup jobs; each writes the aggregate layer of the same name."""
-_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday
 
 
 def check_job(job: str) -> str:
@@ -56,25 +51,6 @@ def periods_overlapping(job: str, start: dt.date, end: dt.date) -> tuple[dt.date
     first = bucket_start(job, start)
     last = bucket_end(job, bucket_start(job, end)) - dt.timedelta(days=1)
     return first, last
-
-
-def bucket_starts(job: str, days: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The bucket start of every local date in ``days`` (date32), vectorised."""
-    check_job(job)
-    ordinal = day_numbers(days)
-    if job == "weekly":
-        ordinal = ordinal - (ordinal + _EPOCH_WEEKDAY) % 7
-    elif job == "monthly":
-        months = ordinal.astype("datetime64[D]").astype("datetime64[M]")
-        ordinal = months.astype("datetime64[D]").astype(np.int64)
-    return pa.array(ordinal.astype(np.int32), pa.int32()).cast(pa.date32())
-
-
-def day_numbers(days: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Days since 1970-01-01 of each date (one contiguous array: no pandas involved)."""
-    combined = days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
-    numbers = combined.cast(pa.date32()).cast(pa.int32())  # local dates are never null
-    return np.asarray(numbers.to_numpy(zero_copy_only=True), dtype=np.int64)
 
 
 def complete_before(now: dt.datetime, zones: Iterable[str]) -> dt.date:
