@@ -370,3 +370,19 @@ def test_an_entry_just_before_the_horizon_still_pairs_with_a_later_exit(
         assert [s["status"] for s in mine if s["entry_event_id"] == "in"] == ["complete"]
     finally:
         reference.close()
+
+
+def test_rebuilding_the_counts_mends_days_whose_counts_are_missing(store: Store) -> None:
+    days = [day_ago(n) for n in range(1, 41)]
+    insert(store, (row for day in days for row in events_on(day, 5)))
+    aggregates = SqlAggregateStore(store)
+    roll_up(store, aggregates, "daily", days)
+    run_retention(store, aggregates, RetentionPolicy(raw_days=30), now=NOW)
+    purged = [day for day in days if day < day_ago(30)]
+    with store.transaction():  # counts of days 21-30 ago lost, their events still there
+        store.purge_hourly_counts(day_ago(20), purged, 1_000_000)
+    assert not any(day_ago(30) <= day < day_ago(20) for day in hourly_totals_by_day(store))
+
+    store.rebuild_hourly_counts()
+
+    assert hourly_totals_by_day(store) == {day: 5 for day in days}

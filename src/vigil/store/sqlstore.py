@@ -319,9 +319,10 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
         can be recounted from its stored events, and that day's first event; ``None`` when
         no day can.
 
-        A day can be recounted when every day from it on holds as many events as its hourly
-        counts say. Days before it lost raw events to retention (or kept a few, such as the
-        ends of a visit): their counts are kept as they are, in the zone they were made in.
+        A day can be recounted when every day from it on holds at least as many events as its
+        hourly counts say (more: counts that are missing or short, which the recount mends).
+        Days before it lost raw events to retention (or kept a few, such as the ends of a
+        visit): their counts are kept as they are, in the zone they were made in.
         """
         rows = self._write(
             """WITH counted AS (
@@ -332,7 +333,7 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
                    WHERE source_id = ? GROUP BY local_date),
                days AS (
                    SELECT coalesce(s.local_date, c.local_date) AS local_date,
-                          s.first_ts, s.n IS NOT DISTINCT FROM c.n AS whole
+                          s.first_ts, coalesce(s.n, 0) >= coalesce(c.n, 0) AS whole
                    FROM stored s FULL OUTER JOIN counted c ON c.local_date = s.local_date)
                SELECT local_date, first_ts FROM days
                WHERE whole AND local_date > coalesce(
