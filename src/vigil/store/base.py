@@ -321,7 +321,12 @@ class Store(Protocol):
         ...
 
     def events_of_local_day(self, day: dt.date) -> pa.Table:
-        """The raw events of one local day (each source's zone), by time and id."""
+        """The raw events of one local day (each source's zone), by time and id, with the
+        source's ``timezone`` and ``area`` columns."""
+        ...
+
+    def events_of_local_days(self, start: dt.date, end: dt.date) -> pa.Table:
+        """The raw events of local days ``start`` to ``end``, as ``events_of_local_day``."""
         ...
 
     def rollup_runs(self, job: str, start: dt.date | None = None, end: dt.date | None = None

@@ -54,13 +54,23 @@ class RollupTables(SqlAccess):
         return table.cast(HOURLY_COUNT_SCHEMA)
 
     def events_of_local_day(self, day: dt.date) -> pa.Table:
-        """The raw events of local day ``day`` (each source's own zone), by time and id."""
-        midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
+        """The raw events of local day ``day`` (each source's own zone), by time and id,
+        with the source's ``timezone`` and ``area`` (the source's area, else the event's
+        zone) after the event columns."""
+        return self.events_of_local_days(day, day)
+
+    def events_of_local_days(self, start: dt.date, end: dt.date) -> pa.Table:
+        """The raw events of the local days ``start`` to ``end`` as
+        :meth:`events_of_local_day` gives them."""
+        first = dt.datetime.combine(start, dt.time(), dt.UTC)
+        after = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
+        columns = ", ".join(f"e.{name.strip()}" for name in EVENT_COLUMNS.split(","))
         return self._read_table(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE ts >= ? AND ts < ? AND local_date = ? "
-            "ORDER BY ts, event_id",
-            [midnight - MAX_ZONE_OFFSET_AHEAD,
-             midnight + dt.timedelta(days=1) + MAX_ZONE_OFFSET_BEHIND, day])
+            f"SELECT {columns}, s.timezone, coalesce(s.area, e.zone) AS area "
+            "FROM events e JOIN sources s ON s.source_id = e.source_id "
+            "WHERE e.ts >= ? AND e.ts < ? AND e.local_date BETWEEN ? AND ? "
+            "ORDER BY e.ts, e.event_id",
+            [first - MAX_ZONE_OFFSET_AHEAD, after + MAX_ZONE_OFFSET_BEHIND, start, end])
 
     def rollup_runs(self, job: str, start: dt.date | None = None, end: dt.date | None = None
                     ) -> list[tuple[dt.date, int]]:

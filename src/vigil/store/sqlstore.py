@@ -288,7 +288,8 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
     def _insert_new_sources(self, source_ids: Sequence[str]) -> None:
         """Register sources with the default time zone; known ones are left alone."""
         self._write(
-            f"INSERT INTO sources SELECT unnest(CAST(? AS {self.dialect.text_array})), ?, now() "
+            "INSERT INTO sources (source_id, timezone, created_at) "
+            f"SELECT unnest(CAST(? AS {self.dialect.text_array})), ?, now() "
             "ON CONFLICT DO NOTHING",
             [list(source_ids), self.default_timezone],
         )
@@ -303,7 +304,7 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
         check_timezone(timezone)
         with self.transaction():
             self._write(
-                "INSERT INTO sources VALUES (?, ?, now()) "
+                "INSERT INTO sources (source_id, timezone, created_at) VALUES (?, ?, now()) "
                 "ON CONFLICT (source_id) DO UPDATE SET timezone = excluded.timezone",
                 [source_id, timezone],
             )

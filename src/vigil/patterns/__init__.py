@@ -1,0 +1,20 @@
+"""Behaviour patterns: routines mined from daily summaries of the event log.
+
+Eight detectors (one module each) summarise every local day once, in the daily rollup job,
+and detect patterns from the last N days of those summaries: time of day, co-occurrence,
+sequence, duration, session, area, day type and seasonal. See :mod:`vigil.patterns.base`.
+"""
+
+from __future__ import annotations
+
+from vigil.patterns.base import (
+    HOME_ENTITY,
+    DaySummary,
+    DetectOptions,
+    Pattern,
+    PatternDetector,
+    summary_detector_name,
+)
+
+__all__ = ["HOME_ENTITY", "DaySummary", "DetectOptions", "Pattern", "PatternDetector",
+           "summary_detector_name"]

@@ -1,0 +1,149 @@
+"""The events detectors read, and the activity starts most of them look at.
+
+The daily job hands each detector one local day of raw events: the event columns
+(:data:`vigil.store.sql.EVENT_COLUMNS`) plus ``timezone`` (the source's IANA zone) and
+``area`` (the source's area, else the event's zone, else null), sorted by time and id.
+:func:`activities` turns such a table into numpy columns of *activity starts*:
+
+- a Home Assistant ``state_changed`` event whose new state is active (:data:`ACTIVE_STATES`)
+  and whose old state (``attributes.old_state``) was not: the item is the entity id;
+- an ``entry`` event: the item is ``<source>:entry``;
+- any other event except ``exit`` and ``state_changed``: the item is
+  ``<source>:<first label>`` (``<source>:<event type>`` without a label).
+
+An ``exit`` or a change to an inactive state ends an activity; it never starts one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["ACTIVE_STATES", "DAY_EVENT_EXTRA_COLUMNS", "STATE_CHANGED", "Activity",
+           "activities", "local_minutes", "old_states"]
+
+STATE_CHANGED = "state_changed"
+ACTIVE_STATES = frozenset({
+    "on", "open", "opening", "detected", "home", "playing", "unlocked", "occupied",
+    "active", "heat", "cool", "heating", "cooling", "motion", "wet", "triggered", "running",
+})
+"""Home Assistant states that mean "something is going on" (lower case)."""
+DAY_EVENT_EXTRA_COLUMNS = ("timezone", "area")
+EPOCH_DAY = np.datetime64("1970-01-01", "D")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Activity starts sorted by time (then event id): one entry per start, as numpy."""
+
+    item: npt.NDArray[np.object_]
+    source: npt.NDArray[np.object_]
+    area: npt.NDArray[np.object_]
+    """The area, or ``""`` when the source has none."""
+    ts_ms: npt.NDArray[np.int64]
+    local_date: npt.NDArray[np.datetime64]
+    minute: npt.NDArray[np.int16]
+    """Minute of the local day, 0..1439 (wall clock: a DST day skips or repeats some)."""
+    weekday: npt.NDArray[np.int8]
+    """Local weekday, 0 = Monday."""
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    def days(self) -> list[dt.date]:
+        """The distinct local dates, ascending."""
+        return [d.astype(dt.date) for d in np.unique(self.local_date)]
+
+
+def local_minutes(events: pa.Table) -> npt.NDArray[np.int16]:
+    """Minute of the local day of each event, from ``ts`` in its row's ``timezone``."""
+    out = np.zeros(events.num_rows, dtype=np.int16)
+    if not events.num_rows:
+        return out
+    zones = events.column("timezone").combine_chunks()
+    ts = events.column("ts").combine_chunks().cast(pa.timestamp("us", "UTC"))
+    for zone in pc.unique(zones).to_pylist():
+        mask = pc.equal(zones, zone)
+        local = pc.filter(ts, mask).cast(pa.timestamp("us", zone))
+        minutes = pc.add(pc.multiply(pc.hour(local), 60), pc.minute(local))
+        out[np.asarray(mask.to_numpy(zero_copy_only=False))] = minutes.to_numpy()
+    return out
+
+
+def old_states(events: pa.Table) -> pa.Array:
+    """``attributes.old_state`` of each event as lower-case text (null when absent)."""
+    changes = pc.equal(events.column("event_type").combine_chunks(), STATE_CHANGED)
+    attrs = events.column("attributes").combine_chunks().to_pylist()
+    flags = changes.to_pylist()
+    values: list[str | None] = []
+    for text, is_change in zip(attrs, flags, strict=True):
+        found = _json_key(text, "old_state") if is_change else None
+        values.append(None if found is None else str(found).lower())
+    return pa.array(values, pa.string())
+
+
+def _json_key(value: object, name: str) -> object:
+    """Top-level key ``name`` of a JSON object given as text or as a dict (else None)."""
+    if isinstance(value, str) and value.startswith("{"):
+        value = orjson.loads(value)
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def activities(events: pa.Table) -> Activity:
+    """The activity starts in ``events`` (a day or a window), in the table's order."""
+    event_type = events.column("event_type").combine_chunks()
+    state = pc.utf8_lower(events.column("state").combine_chunks().cast(pa.string()))
+    is_change = pc.equal(event_type, STATE_CHANGED)
+    active_set = pa.array(sorted(ACTIVE_STATES))
+    now_active = pc.fill_null(pc.is_in(state, value_set=active_set), False)
+    was_active = pc.fill_null(pc.is_in(old_states(events), value_set=active_set), False)
+    ha_start = pc.and_(pc.and_(is_change, now_active), pc.invert(was_active))
+    other_start = pc.invert(pc.is_in(event_type, value_set=pa.array([STATE_CHANGED, "exit"])))
+    keep = pc.or_(ha_start, other_start)
+    chosen = events.filter(keep)
+    minutes = local_minutes(chosen)
+    return Activity(
+        item=_items(chosen),
+        source=_objects(chosen.column("source_id")),
+        area=_objects(pc.fill_null(chosen.column("area").cast(pa.string()), "")),
+        ts_ms=_epoch_ms(chosen.column("ts")),
+        local_date=_dates(chosen.column("local_date")),
+        minute=minutes,
+        weekday=np.asarray(chosen.column("local_weekday").to_numpy(), dtype=np.int8),
+    )
+
+
+def _items(events: pa.Table) -> npt.NDArray[np.object_]:
+    if not events.num_rows:
+        return np.empty(0, dtype=object)
+    source = events.column("source_id").combine_chunks().cast(pa.string())
+    event_type = events.column("event_type").combine_chunks()
+    no_label = pa.scalar([""], pa.list_(pa.string()))
+    first_label = pc.list_element(pc.fill_null(events.column("labels").combine_chunks(),
+                                               no_label), 0)
+    has_label = pc.fill_null(pc.greater(pc.utf8_length(first_label), 0), False)
+    label = pc.if_else(has_label, first_label, event_type)
+    suffix = pc.if_else(pc.equal(event_type, "entry"), "entry", label)
+    item = pc.if_else(pc.equal(event_type, STATE_CHANGED), source,
+                      pc.binary_join_element_wise(source, suffix, ":"))
+    return _objects(item)
+
+
+def _objects(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.object_]:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _epoch_ms(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    ts = column.combine_chunks().cast(pa.timestamp("ms", "UTC"))
+    return np.asarray(ts.cast(pa.int64()).to_numpy(), dtype=np.int64)
+
+
+def _dates(column: pa.ChunkedArray) -> npt.NDArray[np.datetime64]:
+    days = column.combine_chunks().cast(pa.date32()).cast(pa.int32()).to_numpy()
+    return EPOCH_DAY + np.asarray(days, dtype="timedelta64[D]")
