@@ -62,12 +62,21 @@ def occupancy(starts_ms: Ints, ends_ms: Ints, edges_ms: Ints) -> OccupancySeries
         return OccupancySeries(edges, np.zeros(buckets, np.int64), np.zeros(buckets))
     origin = min(int(starts.min()), int(edges[0]))
     span = max(int(ends.max()), int(edges[-1])) - origin
-    dtype = np.uint32 if span < 2**32 else np.int64
-    moments = (edges - origin).astype(dtype)
-    sorted_starts, sorted_ends = _sorted_pair((starts - origin).astype(dtype),
-                                              (ends - origin).astype(dtype))
+    narrow = span < 2**32
+    moments = _offsets(edges, origin, narrow)
+    sorted_starts, sorted_ends = _sorted_pair(_offsets(starts, origin, narrow),
+                                              _offsets(ends, origin, narrow))
     return OccupancySeries(edges, _bucket_max(sorted_starts, sorted_ends, moments),
                            _bucket_mean(sorted_starts, sorted_ends, moments))
+
+
+def _offsets(times: Ints, origin: int, narrow: bool) -> Times:
+    """``times - origin`` (all >= 0), as 32-bit integers when ``narrow``."""
+    shifted: Ints = times - origin
+    if narrow:
+        small: npt.NDArray[np.uint32] = shifted.astype(np.uint32)
+        return small
+    return shifted
 
 
 def _sorted_pair(starts: Times, ends: Times) -> tuple[Times, Times]:
@@ -133,7 +142,8 @@ def _segment_max(values: Ints, lo: Ints, hi: Ints) -> Ints:
 def _bucket_mean(starts: Times, ends: Times, moments: Times) -> Floats:
     """Time-weighted mean presence per bucket."""
     area = _area_until(starts, moments) - _area_until(ends, moments)
-    mean: Floats = np.diff(area).astype(np.float64) / np.diff(moments.astype(np.int64))
+    widths = np.diff(moments.astype(np.int64)).astype(np.float64)
+    mean: Floats = np.diff(area).astype(np.float64) / widths
     return mean
 
 
