@@ -32,9 +32,11 @@ def test_list_after_ingest(client: TestClient) -> None:
     sources = client.get("/api/v1/cameras").json()["sources"]
     assert sources == [
         {"source_id": "garden", "timezone": "UTC", "event_count": 4,
-         "first_seen": "2026-03-22T10:00:00Z", "last_seen": "2026-03-29T12:00:00Z"},
+         "first_seen": "2026-03-22T10:00:00Z", "last_seen": "2026-03-29T12:00:00Z",
+         "area": None},
         {"source_id": "porch", "timezone": "UTC", "event_count": 1,
-         "first_seen": "2026-03-21T06:00:00Z", "last_seen": "2026-03-21T06:00:00Z"},
+         "first_seen": "2026-03-21T06:00:00Z", "last_seen": "2026-03-21T06:00:00Z",
+         "area": None},
     ]
     assert client.get("/api/v1/sources").json()["sources"] == sources
     one = client.get("/api/v1/cameras/porch")
@@ -86,3 +88,47 @@ def test_put_bad_zone_is_422_and_changes_nothing(client: TestClient) -> None:
     assert client.put("/api/v1/cameras/garden", json={}).json()["field"] == "timezone"
     assert client.get("/api/v1/cameras/garden").json()["timezone"] == "UTC"
     assert [e["local_hour"] for e in all_events(client, source="garden")] == [10, 10, 23, 12]
+
+
+def test_put_area_shows_in_listings_and_clears(app: FastAPI, client: TestClient) -> None:
+    ingest(client)
+    before = client.get("/api/v1/cameras/garden").json()
+    response = client.put("/api/v1/cameras/garden", json={"area": " Back garden "})
+    assert response.status_code == 200, response.text
+    assert response.json() == {**before, "area": "Back garden"}  # the zone is unchanged
+    assert client.get("/api/v1/cameras/garden").json()["area"] == "Back garden"
+    listed = {s["source_id"]: s["area"] for s in client.get("/api/v1/cameras").json()["sources"]}
+    assert listed == {"garden": "Back garden", "porch": None}
+    assert [e["local_hour"] for e in all_events(client, source="garden")] == [10, 10, 23, 12]
+    cleared = client.put("/api/v1/cameras/garden", json={"area": None})
+    assert cleared.status_code == 200 and cleared.json()["area"] is None
+    assert client.get("/api/v1/sources/garden").json()["area"] is None
+
+
+def test_put_area_and_timezone_together_and_new_source(client: TestClient) -> None:
+    both = client.put("/api/v1/cameras/light.hall",
+                      json={"timezone": "Europe/Berlin", "area": "Hall"})
+    assert both.status_code == 200, both.text
+    assert (both.json()["timezone"], both.json()["area"]) == ("Europe/Berlin", "Hall")
+    only_area = client.put("/api/v1/cameras/sensor.new", json={"area": "Attic"})
+    assert only_area.json()["timezone"] == "UTC"  # registered with the default zone
+    assert only_area.json()["event_count"] == 0
+    # setting the zone alone keeps the area
+    client.put("/api/v1/cameras/light.hall", json={"timezone": "Asia/Tokyo"})
+    assert client.get("/api/v1/cameras/light.hall").json()["area"] == "Hall"
+
+
+def test_put_bad_area_is_422_naming_it_and_changes_nothing(client: TestClient) -> None:
+    ingest(client)
+    client.put("/api/v1/cameras/garden", json={"area": "Garden"})
+    for body in ({"area": "   "}, {"area": 5}, {"area": "x" * 129},
+                 {"area": "Yard", "timezone": "Mars/X"}):
+        response = client.put("/api/v1/cameras/garden", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["field"] == ("timezone" if "timezone" in body else "area")
+    nothing = client.put("/api/v1/cameras/garden", json={"note": "no settings"})
+    assert nothing.status_code == 422
+    assert "area" in nothing.json()["error"]
+    null_zone = client.put("/api/v1/cameras/garden", json={"timezone": None, "area": "Yard"})
+    assert null_zone.status_code == 422 and null_zone.json()["field"] == "timezone"
+    assert client.get("/api/v1/cameras/garden").json()["area"] == "Garden"

@@ -16,9 +16,11 @@ from vigil.api.auth import require
 from vigil.api.errors import ApiError, error_body
 from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
+from vigil.ingest.ha_staging import ingest_ha_payload
 from vigil.ingest.jsonitems import PayloadError
 from vigil.ingest.payload import ingest_payload
 from vigil.metrics import count_outcome
+from vigil.model import IngestResult
 from vigil.store import EventFilter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -43,7 +45,36 @@ async def post_events(
         result = await run_in_threadpool(ingest_payload, body, state.writer.insert_events, zone)
     except (PayloadError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not JSON or NDJSON: {exc}", "body") from exc
-    count_outcome("http", result.accepted, result.duplicates,
+    return _answer("http", result)
+
+
+@router.post("/events/homeassistant", dependencies=[Depends(require("ingest"))])
+async def post_homeassistant_events(
+    request: Request,
+    timezone: str | None = Query(None, description="zone of zone-less timestamps"),
+    state: AppState = Depends(app_state),
+) -> JSONResponse:
+    """Ingest Home Assistant ``state_changed`` events: the event object
+    ``{"event_type": "state_changed", "data": {...}, "time_fired": ...}`` or its ``data``
+    ``{"entity_id", "old_state", "new_state"}``, one, a JSON array, or NDJSON.
+
+    Each becomes a ``state_changed`` event of source ``entity_id``, labelled with its
+    domain. Answers as ``POST /api/v1/events``: 200 when anything was valid, 422 (naming
+    the field of the first rejected item) when nothing was.
+    """
+    zone = checked_zone(timezone)
+    body = await _read_body(request)
+    try:
+        result = await run_in_threadpool(ingest_ha_payload, body, state.writer.insert_events,
+                                         zone)
+    except (PayloadError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not JSON or NDJSON: {exc}", "body") from exc
+    return _answer("homeassistant", result)
+
+
+def _answer(path: str, result: IngestResult) -> JSONResponse:
+    """The response to an ingest: counts and rejections; 422 when nothing was valid."""
+    count_outcome(path, result.accepted, result.duplicates,
                   Counter(e.reason for e in result.errors))
     payload = result.model_dump()
     if result.errors and result.accepted + result.duplicates == 0:

@@ -1,4 +1,5 @@
-"""``vigil ingest``: load CSV, NDJSON or Parquet files with a quality report."""
+"""``vigil ingest``: load CSV, NDJSON, Parquet or Home Assistant files with a quality
+report."""
 
 from __future__ import annotations
 
@@ -17,12 +18,20 @@ from vigil.cli.jsonout import to_json
 
 if TYPE_CHECKING:
     from vigil.ingest.files import Progress as ProgressFn
+    from vigil.store import Store
 
 
 def ingest_command(
-    paths: list[Path] = typer.Argument(..., help="CSV, NDJSON or Parquet files"),
-    fmt: str | None = typer.Option(None, "--format", help="csv | ndjson | parquet "
-                                   "(default: from the file name)"),
+    paths: list[Path] = typer.Argument(..., help="CSV, NDJSON, Parquet or Home Assistant "
+                                       "files"),
+    fmt: str | None = typer.Option(None, "--format", help="csv | ndjson | parquet | ha-events "
+                                   "(NDJSON of Home Assistant state_changed events) | "
+                                   "ha-history (History panel CSV export); default: from the "
+                                   "file name"),
+    areas_file: Path | None = typer.Option(None, "--areas", help="area mapping: CSV "
+                                           "'entity_id,area' or JSON {entity_id: area}; sets "
+                                           "each source's area and the zone of Home Assistant "
+                                           "events without an area attribute"),
     column_map: list[str] = typer.Option([], "--map", help="rename a column: COL=field "
                                          "(repeatable), e.g. --map cam=camera_id"),
     timestamp_format: str | None = typer.Option(None, "--timestamp-format",
@@ -57,6 +66,7 @@ def ingest_command(
             format=fmt, column_map=parse_column_map(column_map),
             timestamp_format=timestamp_format,
             timezone=check_timezone(timezone) if timezone else None,
+            areas=_read_areas(areas_file) if areas_file else {},
         )
     except (ColumnError, ValueError) as exc:
         fail(str(exc), 2)
@@ -64,6 +74,8 @@ def ingest_command(
         from vigil.cli.remote import RemoteError, upload_and_wait
 
         try:
+            if options.areas:
+                _put_areas(server, api_key, options.areas)
             reports, failed = _each_file(paths, as_json, lambda path: _with_progress(
                 path, quiet, lambda progress: upload_and_wait(server, api_key, path, options,
                                                               progress)))
@@ -86,6 +98,8 @@ def ingest_command(
             err_console.print(detect_new(detector))
 
         try:
+            if options.areas:
+                _set_areas(store, options.areas)
             reports, failed = _each_file(paths, as_json, one_file, score if detect else None)
         finally:
             store.close()
@@ -93,6 +107,43 @@ def ingest_command(
         sys.stdout.write(to_json(reports[0] if len(reports) == 1 else reports) + "\n")
     if failed:
         raise typer.Exit(1)
+
+
+def _read_areas(path: Path) -> dict[str, str | None]:
+    """The area mapping of ``--areas`` (raises ``ValueError`` saying what is wrong)."""
+    from vigil.ingest.areas import read_area_mapping
+
+    return read_area_mapping(path)
+
+
+def _set_areas(store: Store, areas: dict[str, str | None]) -> None:
+    """Set the areas of the mapping's sources, all or none."""
+    with store.transaction():
+        for source_id, area in areas.items():
+            store.set_source_area(source_id, area)
+    err_console.print(f"set the area of {len(areas):,} source(s)")
+
+
+def _put_areas(server: str, api_key: str | None, areas: dict[str, str | None]) -> None:
+    """Set the areas through a running service (``PUT /api/v1/cameras/{id}``)."""
+    from urllib.parse import quote
+
+    import httpx
+
+    from vigil.cli.remote import RemoteError
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=60) as client:
+        for source_id, area in areas.items():
+            try:
+                answer = client.put(f"/api/v1/cameras/{quote(source_id, safe='')}",
+                                    json={"area": area})
+            except httpx.HTTPError as exc:
+                raise RemoteError(f"cannot reach {server}: {exc}") from exc
+            if answer.status_code != 200:
+                raise RemoteError(f"setting the area of {source_id}: server answered "
+                                  f"{answer.status_code}: {answer.text[:200]}")
+    err_console.print(f"set the area of {len(areas):,} source(s)")
 
 
 def _each_file(paths: list[Path], as_json: bool, ingest_one: Callable[[Path], dict[str, Any]],

@@ -1,5 +1,9 @@
 """Ingest a file (CSV, NDJSON or Parquet) block by block, with a quality report.
 
+Home Assistant files have formats of their own: ``ha-events`` (NDJSON of ``state_changed``
+events, see :mod:`vigil.ingest.ha_staging`) and ``ha-history`` (the History panel's CSV
+export, see :mod:`vigil.ingest.ha_history`).
+
 Each block is parsed, validated and finalised with set operations (in a background thread,
 one block ahead), then stored in one transaction through the ``insert`` callable, so a crash
 loses at most the block in flight and a re-run adds only what is missing (event ids make it
@@ -24,6 +28,8 @@ from vigil.ingest.coerce import coerce_sql
 from vigil.ingest.columns import ColumnError, resolve_columns
 from vigil.ingest.csvblocks import CsvBlock, CsvFormatError, iter_blocks, read_header
 from vigil.ingest.finalise import STAGED_QUERY, finalise
+from vigil.ingest.ha_history import finalise_history, history_attribute_columns
+from vigil.ingest.ha_staging import finalise_state_changes, stage_state_changes
 from vigil.ingest.jsonitems import PayloadError, parse_json_line, validate_items
 from vigil.ingest.outcome import Finalised
 from vigil.ingest.prefetch import prefetch
@@ -31,7 +37,7 @@ from vigil.ingest.quality import QualityReport
 
 Insert = Callable[[pa.Table], int]
 Progress = Callable[[int, int], None]  # bytes consumed, rows read
-FORMATS = ("csv", "ndjson", "parquet")
+FORMATS = ("csv", "ndjson", "parquet", "ha-events", "ha-history")
 _SUFFIX_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson",
                    ".parquet": "parquet", ".pq": "parquet"}
 NDJSON_LINES_PER_BATCH = 20_000
@@ -53,6 +59,7 @@ class FileOptions:
     block_bytes: int = 8 * 1024 * 1024
     group_rows: int = 200_000  # rows stored per transaction (at least; one block at most)
     overlap_inserts: bool = False  # store a group while the next is parsed (a server store)
+    areas: dict[str, str | None] = field(default_factory=dict)  # Home Assistant entity areas
 
 
 @dataclass
@@ -88,7 +95,8 @@ def ingest_file(path: Path, insert: Insert, options: FileOptions,
         raise IngestFileError("no such file")
     fmt = detect_format(path, options.format)
     report = QualityReport(source=str(path))
-    readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks}
+    readers = {"csv": _csv_blocks, "ndjson": _ndjson_blocks, "parquet": _parquet_blocks,
+               "ha-events": _ha_event_blocks, "ha-history": _ha_history_blocks}
     grouped = _GroupedInsert(insert, report, options.group_rows, options.overlap_inserts)
     try:
         try:
@@ -243,6 +251,42 @@ def _ndjson_items(path: Path) -> Iterator[tuple[list[tuple[int, Any]], int]]:
                 batch = []
     if batch:
         yield batch, done
+
+
+# -- Home Assistant ----------------------------------------------------------------------------
+def _ha_event_blocks(path: Path, options: FileOptions) -> Iterator[Prepared]:
+    """NDJSON of ``state_changed`` events (or their ``data`` objects), one per line."""
+    for items, done in _ndjson_items(path):
+        staged = stage_state_changes(items, options.areas)
+        yield Prepared(
+            finalise_state_changes(staged.staged, options.timestamp_format, options.timezone),
+            rows_read=len(items),
+            bytes_done=done,
+            rejected=[(item.index, item.reason) for item in staged.rejected],
+        )
+
+
+def _ha_history_blocks(path: Path, options: FileOptions) -> Iterator[Prepared]:
+    """The History CSV export: read block by block, then staged and finalised whole (the
+    previous state of an entity may be anywhere in the file)."""
+    header, header_line, offset = read_header(path)
+    extra = history_attribute_columns(header)
+    names = [h.strip().lower() for h in header]
+    tables: list[pa.Table] = []
+    done = offset
+    for block in iter_blocks(path, len(names), offset, header_line, options.block_bytes):
+        prepared = Prepared(None, len(block.lines) + len(block.rejected), block.end_offset,
+                            block.rejected, block.blank_lines, block.padded_rows)
+        if len(block.lines):
+            tables.append(_parse_block(block, names))
+            prepared.null_counts = _null_counts(tables[-1], names)
+        done = block.end_offset
+        yield prepared
+    schema = pa.schema([(n, pa.string()) for n in names] + [("row_ref", pa.int64())])
+    raw = pa.concat_tables(tables) if tables else schema.empty_table()
+    result = finalise_history(raw, extra, options.areas, options.timestamp_format,
+                              options.timezone)
+    yield Prepared(result, rows_read=0, bytes_done=done)
 
 
 # -- Parquet -----------------------------------------------------------------------------------

@@ -32,6 +32,15 @@ REASONS: dict[str, tuple[str, str]] = {
                                   "this one record"),
     "invalid_json": ("row", "line is not a JSON object"),
     "text_has_nul": ("row", "text contains a NUL character (U+0000), which cannot be stored"),
+    "ha_not_state_changed": (
+        "row", "not a Home Assistant state_changed event or its data object"),
+    "ha_entity_id_invalid": (
+        "entity_id",
+        "entity_id is missing, not text, over 128 characters or not domain.name"),
+    "ha_state_invalid": (
+        "new_state",
+        "old_state/new_state is not an object with a text state and an attributes object, "
+        "or both are missing"),
 }
 
 

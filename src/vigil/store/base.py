@@ -15,6 +15,7 @@ from vigil.store.anomalies import AnomalyFilter, NewAnomaly, SavedAnomaly
 
 if TYPE_CHECKING:  # vigil.dwell may import this module: no cycle at run time
     from vigil.dwell.pairing import GroupBy
+    from vigil.patterns.base import Pattern
 
 # Columns of a finalised batch handed to ``insert_events``, in order.
 EVENT_INPUT_SCHEMA = pa.schema(
@@ -74,6 +75,7 @@ class SourceInfo:
     event_count: int = 0
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
+    area: str | None = None  # the room or area it is in (Home Assistant area), if set
 
 
 @dataclass
@@ -163,6 +165,10 @@ class Store(Protocol):
     def source_timezones(self) -> dict[str, str]: ...
 
     def set_source_timezone(self, source_id: str, timezone: str) -> SourceInfo: ...
+
+    def set_source_area(self, source_id: str, area: str | None) -> SourceInfo:
+        """Set (``None``: clear) a source's area; a new source gets the default zone."""
+        ...
 
     def add_api_key(self, key_id: str, key_hash: str, scope: str, name: str | None) -> None: ...
 
@@ -364,4 +370,16 @@ class Store(Protocol):
     def purge_aggregate_rows(self, layer: str, before: dt.date, limit: int) -> int:
         """Delete up to ``limit`` aggregate rows of ``layer`` with buckets before
         ``before``, in one transaction."""
+        ...
+
+    # -- detected patterns (vigil.store.pattern_tables) --------------------------------------
+    def replace_patterns(self, patterns: Sequence[Pattern], window_end: dt.date,
+                         now: dt.datetime) -> int:
+        """Make one detection's patterns the stored ones, in one transaction (a pattern
+        stored before keeps its earlier ``first_seen``; those not found again go)."""
+        ...
+
+    def list_patterns(self, type: str | None = None, entity: str | None = None,
+                      min_confidence: float | None = None) -> list[dict[str, Any]]:
+        """The stored patterns matching the filters, most confident first, then by id."""
         ...

@@ -106,7 +106,7 @@ def upsert_hourly_counts(rows: str) -> str:
 
 
 SOURCE_SUMMARY = """
-    SELECT s.source_id, s.timezone, coalesce(a.n, 0), a.first_seen, a.last_seen
+    SELECT s.source_id, s.timezone, coalesce(a.n, 0), a.first_seen, a.last_seen, s.area
     FROM sources s LEFT JOIN (
         SELECT source_id, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
         FROM events GROUP BY source_id

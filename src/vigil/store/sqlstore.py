@@ -24,6 +24,7 @@ from vigil.store.aggregate_tables import AggregateTables
 from vigil.store.alerts import AlertTables
 from vigil.store.anomalies import AnomalyTables
 from vigil.store.base import DeadLetter, EventFilter, EventPage, SourceInfo, UploadState
+from vigil.store.pattern_tables import PatternTables
 from vigil.store.retention_tables import RetentionTables
 from vigil.store.rollup_tables import RollupTables
 from vigil.store.sessions import SessionTables
@@ -50,7 +51,7 @@ UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_re
 
 
 class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, RollupTables,
-               RetentionTables, ABC):
+               RetentionTables, PatternTables, ABC):
     """The shared part of the SQL stores; see the module docstring."""
 
     url: str
@@ -312,6 +313,21 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
             self._recount_hourly_counts(source_id, timezone)
             self._relocalise_sessions(source_id, timezone)
             # Read inside the transaction: the change is not committed yet.
+            rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
+        return SourceInfo(*rows[0])
+
+    def set_source_area(self, source_id: str, area: str | None) -> SourceInfo:
+        """Set a source's area (the room it is in; ``None`` clears it). A source not known
+        yet is registered with the default time zone. Nothing derived changes: readers
+        such as :meth:`events_of_local_day` take the area at read time."""
+        with self.transaction():
+            self._write(
+                "INSERT INTO sources (source_id, timezone, area, created_at) "
+                "VALUES (?, ?, ?, now()) "
+                "ON CONFLICT (source_id) DO UPDATE SET area = excluded.area",
+                [source_id, self.default_timezone, area],
+            )
+            self._source_added(source_id)
             rows = self._write(f"{SOURCE_SUMMARY} WHERE s.source_id = ?", [source_id])
         return SourceInfo(*rows[0])
 

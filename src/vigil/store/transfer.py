@@ -27,7 +27,7 @@ ROWS_PER_BATCH = 100_000
 _TS = pa.timestamp("us", tz="UTC")
 TABLES: dict[str, pa.Schema] = {
     "sources": pa.schema([("source_id", pa.string()), ("timezone", pa.string()),
-                          ("created_at", _TS)]),
+                          ("created_at", _TS), ("area", pa.string())]),
     "api_keys": pa.schema([("key_id", pa.string()), ("key_hash", pa.string()),
                            ("scope", pa.string()), ("name", pa.string()),
                            ("created_at", _TS)]),
@@ -91,7 +91,15 @@ TABLES: dict[str, pa.Schema] = {
         ("layer", pa.string()), ("detector", pa.string()), ("entity", pa.string()),
         ("bucket", pa.date32()), ("fields", pa.string()), ("written_at", _TS),
     ]),
+    "patterns": pa.schema([
+        ("pattern_id", pa.string()), ("type", pa.string()), ("entities", pa.string()),
+        ("confidence", pa.float64()), ("description", pa.string()), ("evidence", pa.string()),
+        ("first_seen", pa.date32()), ("last_seen", pa.date32()), ("window_end", pa.date32()),
+        ("detected_at", _TS),
+    ]),
 }
+# Columns added after the first exports: an export without them imports them as null.
+LATER_COLUMNS = {("sources", "area")}
 JSON_COLUMNS = {"report", "options", "detections", "attributes", "components", "definition",
                 "payload", "fields"}
 Progress = Callable[[str, int], None]  # table, rows done so far
@@ -171,7 +179,7 @@ def import_store(store: Store, folder: Path, progress: Progress | None = None
     with store.transaction():
         for table, schema in TABLES.items():
             done = 0
-            for batch in _parquet_batches(folder / f"{table}.parquet", schema):
+            for batch in _parquet_batches(folder / f"{table}.parquet", schema, table):
                 store.append_rows(table, batch)
                 done += batch.num_rows
                 if progress:
@@ -185,9 +193,21 @@ def import_store(store: Store, folder: Path, progress: Progress | None = None
     return TransferSummary(rows)
 
 
-def _parquet_batches(path: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+def _parquet_batches(path: Path, schema: pa.Schema, table: str) -> Iterator[pa.Table]:
     if not path.is_file():
         raise TransferError(f"{path} is missing from the export")
     with pq.ParquetFile(path) as parquet:
         for batch in parquet.iter_batches(ROWS_PER_BATCH):
-            yield pa.Table.from_batches([batch]).cast(schema)
+            yield _with_later_columns(pa.Table.from_batches([batch]), schema, table).cast(schema)
+
+
+def _with_later_columns(data: pa.Table, schema: pa.Schema, table: str) -> pa.Table:
+    """``data`` in the order of ``schema``, a column of :data:`LATER_COLUMNS` it lacks
+    added as nulls (any other missing column fails the cast, as it should)."""
+    missing = [f for f in schema if f.name not in data.column_names
+               and (table, f.name) in LATER_COLUMNS]
+    if not missing:
+        return data
+    for column in missing:
+        data = data.append_column(column, pa.nulls(data.num_rows, column.type))
+    return data.select([n for n in schema.names if n in data.column_names])
