@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from vigil.ingest.compute import compute_connection
 
 __all__ = ["ACTIVE_STATES", "DAY_EVENT_EXTRA_COLUMNS", "STATE_CHANGED", "Activity",
            "activities", "local_minutes", "old_states"]
@@ -77,22 +78,32 @@ def local_minutes(events: pa.Table) -> npt.NDArray[np.int16]:
 
 
 def old_states(events: pa.Table) -> pa.Array:
-    """``attributes.old_state`` of each event as lower-case text (null when absent)."""
-    changes = pc.equal(events.column("event_type").combine_chunks(), STATE_CHANGED)
-    attrs = events.column("attributes").combine_chunks().to_pylist()
-    flags = changes.to_pylist()
+    """``attributes.old_state`` of each ``state_changed`` event as lower-case text (null
+    when absent, and for other events)."""
+    attrs = events.column("attributes")
+    if not pa.types.is_string(attrs.type) and not pa.types.is_large_string(attrs.type):
+        return _old_states_of_objects(events)
+    shown = pa.table({"event_type": events.column("event_type"), "attributes": attrs})
+    with compute_connection() as con:
+        con.register("day_attributes", shown)
+        try:
+            found = con.sql(
+                "SELECT CASE WHEN event_type = ? AND json_valid(attributes) "
+                "THEN lower(json_extract_string(attributes, '$.old_state')) END AS old "
+                "FROM day_attributes", params=[STATE_CHANGED]).to_arrow_table()
+        finally:
+            con.unregister("day_attributes")
+    return found.column("old").combine_chunks().cast(pa.string())
+
+
+def _old_states_of_objects(events: pa.Table) -> pa.Array:
+    """:func:`old_states` when attributes come as objects rather than JSON text."""
+    changes = pc.equal(events.column("event_type"), STATE_CHANGED).to_pylist()
     values: list[str | None] = []
-    for text, is_change in zip(attrs, flags, strict=True):
-        found = _json_key(text, "old_state") if is_change else None
+    for value, is_change in zip(events.column("attributes").to_pylist(), changes, strict=True):
+        found = value.get("old_state") if is_change and isinstance(value, dict) else None
         values.append(None if found is None else str(found).lower())
     return pa.array(values, pa.string())
-
-
-def _json_key(value: object, name: str) -> object:
-    """Top-level key ``name`` of a JSON object given as text or as a dict (else None)."""
-    if isinstance(value, str) and value.startswith("{"):
-        value = orjson.loads(value)
-    return value.get(name) if isinstance(value, dict) else None
 
 
 def activities(events: pa.Table) -> Activity:
