@@ -17,6 +17,7 @@ An ``exit`` or a change to an inactive state ends an activity; it never starts o
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,27 @@ def _old_states_of_objects(events: pa.Table) -> pa.Array:
 
 
 def activities(events: pa.Table) -> Activity:
-    """The activity starts in ``events`` (a day or a window), in the table's order."""
+    """The activity starts in ``events`` (a day or a window), in the table's order.
+
+    Every detector asks for the activities of the same day in turn: the answer for the
+    last table asked about is kept (tables are immutable, so it stays right)."""
+    with _LAST_LOCK:
+        if _LAST and _LAST[0][0] is events:
+            return _LAST[0][1]
+    found = _activities(events)
+    for column in (found.item, found.source, found.area, found.ts_ms, found.local_date,
+                   found.minute, found.weekday):
+        column.flags.writeable = False  # shared by every detector: nobody may change it
+    with _LAST_LOCK:
+        _LAST[:] = [(events, found)]
+    return found
+
+
+_LAST: list[tuple[pa.Table, Activity]] = []
+_LAST_LOCK = threading.Lock()
+
+
+def _activities(events: pa.Table) -> Activity:
     event_type = events.column("event_type").combine_chunks()
     state = pc.utf8_lower(events.column("state").combine_chunks().cast(pa.string()))
     is_change = pc.equal(event_type, STATE_CHANGED)
@@ -136,8 +157,9 @@ def _items(events: pa.Table) -> npt.NDArray[np.object_]:
     source = events.column("source_id").combine_chunks().cast(pa.string())
     event_type = events.column("event_type").combine_chunks()
     no_label = pa.scalar([""], pa.list_(pa.string()))
-    first_label = pc.list_element(pc.fill_null(events.column("labels").combine_chunks(),
-                                               no_label), 0)
+    labels = pc.fill_null(events.column("labels").combine_chunks(), no_label)
+    labels = pc.if_else(pc.equal(pc.list_value_length(labels), 0), no_label, labels)
+    first_label = pc.list_element(labels, 0)
     has_label = pc.fill_null(pc.greater(pc.utf8_length(first_label), 0), False)
     label = pc.if_else(has_label, first_label, event_type)
     suffix = pc.if_else(pc.equal(event_type, "entry"), "entry", label)
