@@ -33,6 +33,8 @@ from benchmarks.http_ingest import run_http_benchmarks
 from benchmarks.machine import load_average, machine_info
 from benchmarks.mqtt_ingest import RUNS as MQTT_RUNS
 from benchmarks.mqtt_ingest import run_mqtt_benchmarks
+from benchmarks.patterns import RESULT_KEYS as PATTERN_KEYS
+from benchmarks.patterns import run_pattern_benchmarks
 from benchmarks.pg_copy import run_pg_copy
 from benchmarks.pg_ingest import run_pg_file_benchmarks, run_pg_http_benchmarks
 from benchmarks.rollup import RESULT_KEYS as ROLLUP_KEYS
@@ -206,6 +208,11 @@ def run_suite(params: Params) -> dict[str, Any]:
                     tmp / "rollup",
                     backfill_rows=10_000_000 if params.mode == "full" else params.rows),
                 ROLLUP_KEYS)
+        guarded("pattern detectors", results,
+                lambda: run_pattern_benchmarks(
+                    tmp / "patterns",
+                    events_per_day=100_000 if params.mode == "full" else 20_000),
+                PATTERN_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))
@@ -275,6 +282,11 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("anomaly F1", "anomaly_quality",
      ("f1_rare_time", "f1_novel_object", "f1_spike", "f1_silence")),
     ("clean false alarms", "anomaly_quality", ("clean_false_alarms_per_camera_week",)),
+    ("pattern daily pass", "pattern_daily_pass", ("seconds", "read_day_seconds")),
+    ("pattern detect, 30 days", "pattern_detect_30d",
+     ("seconds", "detect_only_seconds", "read_summaries_seconds")),
+    ("pattern batch vs incr.", "pattern_batch_vs_incremental",
+     ("batch_seconds", "incremental_seconds", "ratio")),
     ("dwell pandas (CSV)", "dwell_pandas", ("rows", "seconds", "peak_rss_mib")),
     ("dwell Vigil (CSV)", "dwell_csv",
      ("seconds", "kpis_seconds", "ratio_vs_pandas", "peak_rss_mib")),

@@ -13,6 +13,8 @@ from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
 from benchmarks.dwell import CORRECTNESS as DWELL_CORRECTNESS
 from benchmarks.dwell import TARGETS as DWELL_TARGETS
+from benchmarks.patterns import CORRECTNESS as PATTERN_CORRECTNESS
+from benchmarks.patterns import TARGETS as PATTERN_TARGETS
 from benchmarks.rollup import CORRECTNESS as ROLLUP_CORRECTNESS
 from benchmarks.rollup import TARGETS as ROLLUP_TARGETS
 
@@ -71,6 +73,7 @@ TARGETS += (
 TARGETS += tuple(Target(*t) for t in DWELL_TARGETS)
 TARGETS += tuple(Target(*t) for t in AGGREGATE_TARGETS)
 TARGETS += tuple(Target(*t) for t in ROLLUP_TARGETS)
+TARGETS += tuple(Target(*t) for t in PATTERN_TARGETS)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -95,6 +98,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     *DWELL_CORRECTNESS,
     *AGGREGATE_CORRECTNESS,
     *ROLLUP_CORRECTNESS,
+    *PATTERN_CORRECTNESS,
 )
 
 

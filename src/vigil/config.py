@@ -92,8 +92,11 @@ class Settings(BaseSettings):
                              "(crontab; 0 or 7 = Sunday)")
     cron_monthly: str = Field("0 3 1 * *", description="when the monthly rollup runs")
     cron_retention: str = Field("30 3 * * *", description="when retention purges")
+    cron_patterns: str = Field("15 3 * * *", description="when patterns are detected from "
+                               "the daily summaries (after the daily rollup)")
 
-    @field_validator("cron_daily", "cron_weekly", "cron_monthly", "cron_retention")
+    @field_validator("cron_daily", "cron_weekly", "cron_monthly", "cron_retention",
+                     "cron_patterns")
     @classmethod
     def _cron(cls, value: str, info: ValidationInfo) -> str:
         from vigil.rollup.crontab import check_crontab  # no import cycle

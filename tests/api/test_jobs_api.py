@@ -42,6 +42,16 @@ def metric_value(client: TestClient, sample: str) -> float:
     return float(found[0]) if found else 0.0
 
 
+def daily_records(client: TestClient) -> tuple[int, int]:
+    """The daily records of :data:`OLD_DAYS`: all (activity and the pattern detectors'
+    summaries) and the activity records."""
+    response = client.get("/api/v1/aggregates", params={"from": OLD_DAYS[0].isoformat(),
+                                                        "to": OLD_DAYS[-1].isoformat()})
+    assert response.status_code == 200, response.text
+    records = response.json()["records"]
+    return len(records), sum(r["detector"] == "activity" for r in records)
+
+
 def idle(app: FastAPI) -> None:
     assert app.state.jobs.wait_idle(30)  # the catch-up at start is over
 
@@ -63,13 +73,13 @@ class Failing:
         return []
 
 
-def test_the_four_jobs_are_listed_with_their_schedule(app: FastAPI,
+def test_the_five_jobs_are_listed_with_their_schedule(app: FastAPI,
                                                       client: TestClient) -> None:
     idle(app)
     body = client.get(JOBS).json()
     assert body["scheduler"] == "running" and body["timezone"] == "UTC"
     listed = {job["name"]: job for job in body["jobs"]}
-    assert list(listed) == ["daily", "weekly", "monthly", "retention"]
+    assert list(listed) == ["daily", "weekly", "monthly", "patterns", "retention"]
     assert listed["weekly"]["cron"] == "0 3 * * 0"
     weekly_next = dt.datetime.fromisoformat(listed["weekly"]["next_run"])
     assert weekly_next.weekday() == 6 and weekly_next > dt.datetime.now(dt.UTC)
@@ -88,7 +98,8 @@ def test_run_a_rollup_and_retention_now_and_read_them_back(app: FastAPI,
     daily = response.json()
     assert daily["job"] == "daily" and daily["done"] is True
     assert daily["periods"] == [day.isoformat() for day in OLD_DAYS]
-    assert daily["rows_written"] == 2
+    everything, activity = daily_records(client)
+    assert activity == 2 and daily["rows_written"] == everything
     purged = client.post(f"{JOBS}/retention/run").json()
     assert purged["rows_deleted"] == 4 and purged["done"] is True
 
@@ -97,7 +108,8 @@ def test_run_a_rollup_and_retention_now_and_read_them_back(app: FastAPI,
     assert listed["retention"]["last_run"] == purged and listed["retention"]["runs"] == 1
     assert all_events(client) == []  # raw events past 30 days, rolled up: gone
     kept = client.get("/api/v1/aggregates", params={"from": OLD_DAYS[0].isoformat(),
-                                                    "to": OLD_DAYS[-1].isoformat()}).json()
+                                                    "to": OLD_DAYS[-1].isoformat(),
+                                                    "detector": "activity"}).json()
     assert [r["bucket"] for r in kept["records"]] == [d.isoformat() for d in OLD_DAYS]
 
 
@@ -120,7 +132,8 @@ def test_a_failing_job_shows_in_the_listing_and_metrics_then_succeeds(
     assert retried["periods"] == [day.isoformat() for day in OLD_DAYS]
     after = jobs(client)["daily"]
     assert after["last_outcome"] == "ok" and after["failures"] == 1 and after["runs"] == 3
-    assert metric_value(client, 'vigil_job_last_rows{job="daily",kind="written"}') == 2
+    assert metric_value(client, 'vigil_job_last_rows{job="daily",kind="written"}') == (
+        daily_records(client)[0])
 
 
 def test_unknown_busy_and_keyed_runs(app: FastAPI, client: TestClient) -> None:
@@ -128,7 +141,7 @@ def test_unknown_busy_and_keyed_runs(app: FastAPI, client: TestClient) -> None:
     missing = client.post(f"{JOBS}/hourly/run")
     assert missing.status_code == 404
     assert missing.json() == {"error": "no job 'hourly'; jobs: daily, weekly, monthly, "
-                                       "retention", "field": "name"}
+                                       "patterns, retention", "field": "name"}
     post_old_events(client)
     summarizer = Failing(release=threading.Event())
     with temporarily_registered(summarizer):
@@ -155,7 +168,7 @@ def test_with_the_scheduler_off_jobs_still_run_on_request(settings: Settings) ->
     with TestClient(app) as client:
         body = client.get(JOBS).json()
         assert body["scheduler"] == "off"
-        assert [(j["next_run"], j["runs"]) for j in body["jobs"]] == [(None, 0)] * 4
+        assert [(j["next_run"], j["runs"]) for j in body["jobs"]] == [(None, 0)] * 5
         response = client.post(f"{JOBS}/monthly/run")
         assert response.status_code == 200 and response.json()["done"] is True
         assert jobs(client)["monthly"]["runs"] == 1

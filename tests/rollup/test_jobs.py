@@ -7,6 +7,7 @@ The helpers at the top are shared with the other rollup job tests.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,6 +93,15 @@ def stored(aggregates: AggregateStore, layer: str, start: dt.date, end: dt.date,
            detector: str = "activity") -> dict[tuple[str, dt.date], dict[str, Any]]:
     return {(r.entity, r.bucket): r.fields
             for r in aggregates.query(start, end, detector=detector, layer=layer)}
+
+
+def written_by(aggregates: AggregateStore, start: dt.date, end: dt.date,
+               layer: str = "daily") -> Counter[str]:
+    """Stored records of ``layer`` per detector; the pattern detectors' daily summaries
+    (detectors ``patterns_*``, written by the daily job too) count together as
+    ``patterns``."""
+    return Counter("patterns" if r.detector.startswith("patterns_") else r.detector
+                   for r in aggregates.query(start, end, layer=layer))
 
 
 def run_all(store: Store, aggregates: AggregateStore, now: dt.datetime) -> None:
@@ -212,7 +222,10 @@ def test_a_period_is_due_once_it_ended_in_every_sources_zone(store: Store) -> No
     assert early.periods == ()
     forced = run_rollup("daily", store, aggregates, now=at("2026-03-11", 5),
                         period=dt.date(2026, 3, 10))
-    assert forced.periods == (dt.date(2026, 3, 10),) and forced.rows_written == 2
+    day = dt.date(2026, 3, 10)
+    written = written_by(aggregates, day, day)
+    assert forced.periods == (day,) and written["activity"] == 2 and written["patterns"] > 0
+    assert forced.rows_written == sum(written.values())
     assert any("has not ended" in note for note in forced.notes)
     store.set_source_timezone("west", "UTC")  # both sources now finish the day at 00:00 UTC
     assert run_rollup("daily", store, aggregates, now=at("2026-03-11", 5)).periods == ()
@@ -264,7 +277,9 @@ def test_backfill_builds_every_layer_and_reports_progress(store: Store) -> None:
                        now=MID_MARCH,
                        progress=lambda job, done, total: calls.append((job, done, total)))
     assert [r.job for r in reports] == ["daily", "weekly", "monthly"]
-    assert len(reports[0].periods) == 70 and reports[0].rows_written == 70
+    daily = written_by(aggregates, dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    assert len(reports[0].periods) == 70 and daily["activity"] == 70
+    assert reports[0].rows_written == sum(daily.values())
     assert reports[1].periods[0] == dt.date(2026, 1, 5)
     assert reports[2].periods == (dt.date(2026, 1, 1), dt.date(2026, 2, 1))
     assert any("2026-03-01" in note for note in reports[2].notes)  # March is not over
@@ -312,7 +327,9 @@ def test_registered_summarizers_run_on_each_processed_day(store: Store) -> None:
         report = run_rollup("daily", store, aggregates, now=NOW)
         run_rollup("weekly", store, aggregates, now=NOW)
     assert summarizer.days == [dt.date(2026, 3, 3), dt.date(2026, 3, 4)]  # not for weekly
-    assert report.rows_written == 4  # 2 activity + 2 summaries
+    written = written_by(aggregates, dt.date(2026, 3, 3), dt.date(2026, 3, 4))
+    assert written["activity"] == 2 and written[summarizer.name] == 2
+    assert report.rows_written == sum(written.values())  # and the pattern summaries
     got = stored(aggregates, "daily", dt.date(2026, 3, 1), dt.date(2026, 3, 31),
                  detector=summarizer.name)
     assert got == {("cam", dt.date(2026, 3, 3)): {"n": 2, "first": "b"},

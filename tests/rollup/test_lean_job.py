@@ -23,14 +23,17 @@ import datetime as dt, json, sys
 from vigil.rollup import SqlAggregateStore, run_rollup
 from vigil.store import Store, open_store
 store = open_store(sys.argv[1])
+day = dt.date(2026, 3, 10)
 try:
-    report = run_rollup("daily", store, SqlAggregateStore(store),
-                        now=dt.datetime(2026, 3, 12, tzinfo=dt.UTC),
-                        period=dt.date(2026, 3, 10))
+    aggregates = SqlAggregateStore(store)
+    report = run_rollup("daily", store, aggregates, now=dt.datetime(2026, 3, 12, tzinfo=dt.UTC),
+                        period=day)
+    loaded = [m for m in sys.argv[2:] if m in sys.modules]
+    stored = [r.detector for r in aggregates.query(day, day)]
 finally:
     store.close()
-print(json.dumps({"rows": report.rows_written,
-                  "loaded": [m for m in sys.argv[2:] if m in sys.modules]}))
+print(json.dumps({"rows": report.rows_written, "stored": len(stored),
+                  "activity": stored.count("activity"), "loaded": loaded}))
 """
 
 
@@ -47,7 +50,8 @@ def test_a_daily_job_process_loads_no_http_client_settings_or_arrow_engine(
     done = subprocess.run([sys.executable, "-c", JOB, str(db), *NOT_LOADED],
                           capture_output=True, text=True, timeout=120, check=True)
     result = json.loads(done.stdout.splitlines()[-1])
-    assert result == {"rows": 1, "loaded": []}
+    assert result["loaded"] == [] and result["activity"] == 1
+    assert result["rows"] == result["stored"]  # the activity and the pattern summaries
 
 
 def test_the_influxdb_store_is_a_lazy_public_name() -> None:
@@ -82,7 +86,8 @@ def test_the_activity_record_of_a_day_sums_its_hours_types_and_labels(store: Sto
     aggregates = SqlAggregateStore(store)
     run_rollup("daily", store, aggregates, now=at("2026-03-12", 0),
                period=dt.date(2026, 3, 10))
-    [record] = aggregates.query(dt.date(2026, 3, 10), dt.date(2026, 3, 10))
+    [record] = aggregates.query(dt.date(2026, 3, 10), dt.date(2026, 3, 10),
+                                detector="activity")
     hours = [0] * 24
     hours[8], hours[23] = 2, 1
     assert record.entity == "gate"

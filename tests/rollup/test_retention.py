@@ -129,7 +129,10 @@ def test_zero_days_keeps_every_layer_forever(store: Store) -> None:
     assert report.rows_deleted == 0 and report.done
     assert events_per_day(store) == {old: 3} and hourly_days(store) == {old}
     assert {layer: len(aggregates.query(old - dt.timedelta(days=40), old, layer=layer))
-            for layer in before} == before == {"daily": 1, "weekly": 1, "monthly": 1}
+            for layer in before} == before
+    assert before["weekly"] == before["monthly"] == 1
+    activity = aggregates.query(old - dt.timedelta(days=40), old, detector="activity")
+    assert len(activity) == 1 and before["daily"] > 1  # with the day's pattern summaries
     assert [n for n in report.notes if "kept forever" in n] == [
         "raw events: kept forever", "hourly counts: kept forever",
         "daily aggregates: kept forever", "weekly aggregates: kept forever",

@@ -209,10 +209,12 @@ def test_influx_backfill_older_than_retention_is_reported_not_failed(
         reports = backfill(store, influx, old.date(), recent.date(),
                            now=dt.datetime.combine(TODAY, dt.time(6), UTC))
         daily = reports[0]
-        assert daily.periods == (old.date(), recent.date()) and daily.rows_written == 1
+        kept = influx.query(old.date(), recent.date())  # activity and pattern summaries
+        assert daily.periods == (old.date(), recent.date()) and daily.rows_written == len(kept)
+        assert [r.bucket for r in kept if r.detector == "activity"] == [recent.date()]
         assert any(str(old.date()) in n and "retention" in n for n in daily.notes)
         assert not any("retention" in n for r in reports[1:] for n in r.notes)  # 365 days
-        assert [r.bucket for r in influx.query(old.date(), recent.date())] == [recent.date()]
+        assert {r.bucket for r in kept} == {recent.date()}
         assert dict(store.rollup_runs("daily"))[old.date()] == 1  # done: nothing to retry
     finally:
         store.close()

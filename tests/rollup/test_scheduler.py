@@ -81,8 +81,12 @@ def test_settings_name_the_bad_cron_setting(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VIGIL_SCHEDULER", "off")
     settings = Settings()
     assert (settings.cron_daily, settings.cron_weekly, settings.cron_monthly,
-            settings.cron_retention, settings.scheduler) == (
-        "15 4 * * *", "0 3 * * 0", "0 3 1 * *", "30 3 * * *", False)
+            settings.cron_retention, settings.cron_patterns, settings.scheduler) == (
+        "15 4 * * *", "0 3 * * 0", "0 3 1 * *", "30 3 * * *", "15 3 * * *", False)
+    monkeypatch.setenv("VIGIL_CRON_PATTERNS", "45 4 * * *")
+    assert Settings().cron_patterns == "45 4 * * *"
+    with pytest.raises(ValidationError, match="VIGIL_CRON_PATTERNS: a crontab string has 5"):
+        Settings(cron_patterns="nightly")
 
 
 # -- the scheduler --------------------------------------------------------------------------
@@ -172,12 +176,12 @@ def test_start_runs_the_catch_up_once_in_order_and_schedules_by_cron() -> None:
             return JobReport(job=name, started_at=now, duration_s=0.0)
         return ScheduledJob(name, {"weekly": "0 3 * * 0"}.get(name, "0 3 * * *"), run)
 
-    scheduler = JobScheduler([job(n) for n in ("daily", "weekly", "monthly", "retention")],
-                             "Europe/Berlin")
+    scheduler = JobScheduler([job(n) for n in ("daily", "weekly", "monthly", "patterns",
+                                               "retention")], "Europe/Berlin")
     scheduler.start()
     try:
         assert scheduler.wait_idle(10)
-        assert calls == ["daily", "weekly", "monthly"]  # not retention
+        assert calls == ["daily", "weekly", "monthly", "patterns"]  # not retention
         statuses = {s.name: s for s in scheduler.statuses()}
         weekly = statuses["weekly"].next_run
         assert weekly is not None and weekly.weekday() == 6 and weekly.hour == 3
@@ -232,7 +236,10 @@ def test_rollup_job_catches_up_in_bounded_writer_steps(duck: Store) -> None:
         assert len(rest.periods) == 10 and rest.done and rest.notes == ()
         assert sorted(first.periods + rest.periods) == [
             (NOW - dt.timedelta(days=n)).date() for n in range(20, 0, -1)]
-        assert first.rows_written + rest.rows_written == 20
+        days = (NOW - dt.timedelta(days=20)).date(), (NOW - dt.timedelta(days=1)).date()
+        stored = aggregates.query(*days)  # each day's activity and pattern summaries
+        assert sum(r.detector == "activity" for r in stored) == 20
+        assert first.rows_written + rest.rows_written == len(stored)
         commits.clear()
         idle = rollup_job("daily", duck, aggregates, writer.run)(NOW)
         assert idle.periods == () and idle.notes == ("nothing pending",) and commits == []
@@ -255,7 +262,7 @@ def test_service_jobs_follow_the_settings(duck: Store) -> None:
         jobs = service_jobs(settings, duck, aggregates, writer.run)
         assert [(j.name, j.cron) for j in jobs] == [
             ("daily", "5 1 * * *"), ("weekly", "0 3 * * 0"), ("monthly", "0 3 1 * *"),
-            ("retention", "30 3 * * *")]
+            ("patterns", "15 3 * * *"), ("retention", "30 3 * * *")]
         scheduler = JobScheduler(jobs, duck.default_timezone, clock=lambda: NOW)
         held = scheduler.run("retention")
         assert held.rows_deleted == 0  # nothing rolled up yet: nothing may go

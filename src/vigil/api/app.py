@@ -21,6 +21,7 @@ from vigil.api import (
     routes_events,
     routes_ingest,
     routes_jobs,
+    routes_patterns,
     routes_sources,
     routes_system,
     routes_uploads,
@@ -102,6 +103,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
                    routes_ingest, routes_baselines, routes_anomalies, routes_alerts,
-                   routes_analytics, routes_aggregates, routes_jobs):
+                   routes_analytics, routes_aggregates, routes_jobs, routes_patterns):
         app.include_router(module.router)
     return app

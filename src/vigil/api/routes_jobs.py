@@ -1,5 +1,5 @@
-"""The scheduled jobs (daily, weekly, monthly rollups and retention): their state, and
-running one now.
+"""The scheduled jobs (daily, weekly, monthly rollups, pattern detection and retention):
+their state, and running one now.
 
 The router's lifespan builds the jobs once the service state exists, their writes going
 through the service's writer, and starts the cron schedule unless ``VIGIL_SCHEDULER=off``;

@@ -14,7 +14,7 @@ import sys
 import typer
 
 from vigil import __version__
-from vigil.cli import alerts, anomalies, baselines, cameras, keys, rollup, sessions
+from vigil.cli import alerts, anomalies, baselines, cameras, keys, patterns, rollup, sessions
 from vigil.cli.analytics import analytics_command
 from vigil.cli.common import (
     DB_OPTION,
@@ -49,6 +49,7 @@ app.add_typer(anomalies.app, name="anomalies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(rollup.app, name="rollup")
+app.add_typer(patterns.app, name="patterns")
 
 
 @app.command("migrate")

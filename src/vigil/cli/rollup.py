@@ -19,12 +19,15 @@ if TYPE_CHECKING:
     from vigil.rollup.jobreport import JobReport
     from vigil.store.base import Store
 
-__all__ = ["JOBS", "app", "parse_date"]
+__all__ = ["JOBS", "PATTERNS_JOB", "RUNNABLE", "app", "parse_date"]
 
 USAGE_ERROR = 2
 JOBS = ("daily", "weekly", "monthly", "retention")
 """The rollup jobs (``vigil.rollup.periods.ROLLUP_JOBS``) and retention; spelled out here so
 that the command's help needs no import of the rollup package."""
+PATTERNS_JOB = "patterns"
+"""Pattern detection from the daily summaries, runnable here like the scheduled jobs."""
+RUNNABLE = (*JOBS[:3], PATTERNS_JOB, JOBS[3])
 T = TypeVar("T")
 app = typer.Typer(help="Rollup jobs: daily, weekly and monthly aggregates from the hourly "
                   "counts, with a runs ledger.", no_args_is_help=True,
@@ -45,10 +48,11 @@ def parse_date(text: str | None, option: str) -> dt.date | None:
 
 @app.command("run")
 def run_command(
-    job: str = typer.Argument(..., help=f"the job: {' | '.join(JOBS)}"),
+    job: str = typer.Argument(..., help=f"the job: {' | '.join(RUNNABLE)}"),
     date: str | None = typer.Option(None, "--date", help="(re)process just the period "
                                     "holding this local day (YYYY-MM-DD); default: catch up "
-                                    "on every complete period that is pending"),
+                                    "on every complete period that is pending (patterns: "
+                                    "the window's last day; default the last complete day)"),
     max_periods: int = typer.Option(400, "--max-periods", min=1,
                                     help="at most this many periods when a rollup "
                                     "catches up"),
@@ -56,9 +60,10 @@ def run_command(
     db: str | None = DB_OPTION,
 ) -> None:
     """Run one job now: a rollup catches up (new and dirty periods), or redoes one period
-    with --date; `retention` purges every layer past its retention."""
-    if job not in JOBS:
-        fail(f"JOB: unknown job {job!r}; choose one of {', '.join(JOBS)}", USAGE_ERROR)
+    with --date; `patterns` detects patterns from the daily summaries; `retention` purges
+    every layer past its retention."""
+    if job not in RUNNABLE:
+        fail(f"JOB: unknown job {job!r}; choose one of {', '.join(RUNNABLE)}", USAGE_ERROR)
     from vigil.rollup.jobs import run_rollup
 
     period = parse_date(date, "--date")
@@ -70,6 +75,8 @@ def run_command(
     with _stores(settings) as (store, aggregates):
         if job == "retention":
             report = _guarded(job, lambda: _retention(settings, store, aggregates, now))
+        elif job == PATTERNS_JOB:
+            report = _guarded(job, lambda: _patterns(store, aggregates, period, now))
         else:
             report = _guarded(job, lambda: run_rollup(job, store, aggregates, now=now,
                                                       period=period,
@@ -83,6 +90,15 @@ def _retention(settings: Settings, store: Store, aggregates: AggregateStore,
 
     return run_retention(store, aggregates, RetentionPolicy.from_settings(settings), now=now,
                          batch_size=settings.retention_batch_size)
+
+
+def _patterns(store: Store, aggregates: AggregateStore, end: dt.date | None,
+              now: dt.datetime) -> JobReport:
+    from vigil.rollup.jobs import due_cutoff
+    from vigil.rollup.service_jobs import run_patterns
+
+    last = end if end is not None else due_cutoff(store, now) - dt.timedelta(days=1)
+    return run_patterns(store, aggregates, last, now)
 
 
 @app.command("backfill")

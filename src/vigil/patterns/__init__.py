@@ -2,7 +2,8 @@
 
 Eight detectors (one module each) summarise every local day once, in the daily rollup job,
 and detect patterns from the last N days of those summaries: time of day, co-occurrence,
-sequence, duration, session, area, day type and seasonal. See :mod:`vigil.patterns.base`.
+sequence, duration, session, area, day type and seasonal. See :mod:`vigil.patterns.base`;
+:func:`detect_patterns` runs them over the stored summaries and stores what they find.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from vigil.patterns.base import (
     PatternDetector,
     summary_detector_name,
 )
+from vigil.patterns.service import PatternRun, detect_patterns, detect_patterns_raw
 
 __all__ = ["HOME_ENTITY", "DaySummary", "DetectOptions", "Pattern", "PatternDetector",
-           "summary_detector_name"]
+           "PatternRun", "detect_patterns", "detect_patterns_raw", "summary_detector_name"]

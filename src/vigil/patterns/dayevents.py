@@ -1,8 +1,9 @@
 """The events detectors read, and the activity starts most of them look at.
 
-The daily job hands each detector one local day of raw events: the event columns
-(:data:`vigil.store.sql.EVENT_COLUMNS`) plus ``timezone`` (the source's IANA zone) and
-``area`` (the source's area, else the event's zone, else null), sorted by time and id.
+The daily job hands each detector one local day of raw events
+(:data:`vigil.store.rollup_tables.DAY_EVENT_SCHEMA`): the event columns detectors use, then
+``timezone`` (the source's IANA zone) and ``area`` (the source's area, else the event's
+zone, else null), sorted by time and id.
 :func:`activities` turns such a table into numpy columns of *activity starts*:
 
 - a Home Assistant ``state_changed`` event whose new state is active (:data:`ACTIVE_STATES`)
@@ -173,7 +174,7 @@ def _objects(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.object_]:
 
 
 def _epoch_ms(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
-    ts = column.combine_chunks().cast(pa.timestamp("ms", "UTC"))
+    ts = column.combine_chunks().cast(pa.timestamp("ms", "UTC"), safe=False)  # floors
     return np.asarray(ts.cast(pa.int64()).to_numpy(), dtype=np.int64)
 
 

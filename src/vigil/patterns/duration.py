@@ -133,7 +133,8 @@ def _empty_markers() -> _Markers:
 
 
 def _columns(rows: pa.Table) -> tuple[IntArray, IntArray]:
-    ts = rows.column("ts").combine_chunks().cast(pa.timestamp("ms", "UTC")).cast(pa.int64())
+    ts = rows.column("ts").combine_chunks().cast(pa.timestamp("ms", "UTC"), safe=False).cast(
+        pa.int64())
     day = rows.column("local_date").combine_chunks().cast(pa.date32()).cast(pa.int32())
     return (np.asarray(ts.to_numpy(), dtype=np.int64),
             np.asarray(day.to_numpy(), dtype=np.int64))

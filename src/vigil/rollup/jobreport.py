@@ -1,4 +1,5 @@
-"""What one run of a scheduled job (rollup or retention) did, as every job reports it.
+"""What one run of a scheduled job (rollup, patterns or retention) did, as every job
+reports it.
 
 The scheduler, ``GET /api/v1/jobs``, ``/metrics`` and ``vigil rollup run`` all read this
 one shape, so a job only has to return it.
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["JOB_NAMES", "JobFunction", "JobReport"]
 
-JOB_NAMES: tuple[str, ...] = ("daily", "weekly", "monthly", "retention")
+JOB_NAMES: tuple[str, ...] = ("daily", "weekly", "monthly", "patterns", "retention")
 """The scheduled jobs, in the order they run when due at the same time."""
 
 

@@ -2,8 +2,9 @@
 
 - A job processes *periods* (bucket starts, :mod:`vigil.rollup.periods`). For each it writes
   one ``activity`` record per source (:mod:`vigil.rollup.activity`), rolled up from the
-  hourly counts only, never from raw events; the daily job also writes the records of every
-  registered daily summarizer (:mod:`vigil.rollup.summaries`) from that day's raw events.
+  hourly counts only, never from raw events; the daily job also writes the daily summaries
+  of every pattern detector (:mod:`vigil.patterns.registry`) and of every registered daily
+  summarizer (:mod:`vigil.rollup.summaries`) from that day's raw events.
 - With the records it writes the period's ledger row (:mod:`vigil.rollup.ledger`): in the
   same transaction when the aggregates live in the main store, else after the records have
   been written (InfluxDB: keys are deterministic, so writing again replaces). A failure
@@ -42,10 +43,11 @@ from vigil.rollup.periods import (
     is_complete,
     periods_overlapping,
 )
-from vigil.rollup.summaries import registered_summarizers, summarize_day
+from vigil.rollup.summaries import DailySummarizer, registered_summarizers, summarize_day
 from vigil.store.base import Store
 
-__all__ = ["CHUNK_DAYS", "Progress", "backfill", "due_cutoff", "due_periods", "run_rollup"]
+__all__ = ["CHUNK_DAYS", "Progress", "backfill", "daily_summarizers", "due_cutoff",
+           "due_periods", "run_rollup"]
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +188,19 @@ def _chunk_records(job: str, store: Store, chunk: Sequence[dt.date], notes: list
     return records, seen
 
 
+def daily_summarizers() -> tuple[DailySummarizer, ...]:
+    """What the daily job runs on each day: every pattern detector's summarizer, then the
+    registered summarizers."""
+    from vigil.patterns.registry import PatternSummarizer, detectors  # imports vigil.rollup
+
+    return (*(PatternSummarizer(detector) for detector in detectors()),
+            *registered_summarizers())
+
+
 def _daily_summaries(store: Store, days: Sequence[dt.date], seen: dict[dt.date, int],
                      notes: list[str]) -> list[AggregateRecord]:
-    """The registered summarizers' records of each day whose raw events are all there."""
-    summarizers = registered_summarizers()
-    if not summarizers:
-        return []
+    """The summarizers' records of each day whose raw events are all there."""
+    summarizers = daily_summarizers()
     records: list[AggregateRecord] = []
     for day in days:
         if not seen[day]:

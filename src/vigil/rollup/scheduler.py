@@ -7,7 +7,8 @@ the clock and hands ``now`` to the job. Per job it keeps the last run's report, 
 (message and time), run and failure counts and the next run time, and mirrors them in
 ``/metrics``. A job that raises is logged with why and retried at its next run; its ledger
 is the job's to leave unchanged. On start the rollup jobs run once in the background, so the
-periods missed while the service was down are processed (bounded by ``max_periods``).
+periods missed while the service was down are processed (bounded by ``max_periods``), and
+then pattern detection, so the patterns cover the days just summarised.
 
 **Writes.** The embedded DuckDB file has one write connection, fed by the service's single
 writer (:class:`vigil.writer.Writer`). The jobs of :mod:`vigil.rollup.service_jobs` run
@@ -52,8 +53,8 @@ __all__ = ["JobBusyError", "JobCancelledError", "JobScheduler", "JobStatus", "Sc
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-CATCH_UP_JOBS = ("daily", "weekly", "monthly")
-"""Jobs run once at start, in this order."""
+CATCH_UP_JOBS = ("daily", "weekly", "monthly", "patterns")
+"""Jobs run once at start, in this order (patterns after the daily summaries it reads)."""
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """A run missed by up to this much (a long job before it, a busy machine) still happens."""
 SCHEDULER_ROLE = "scheduler"

@@ -1,6 +1,6 @@
-"""The four jobs of ``vigil serve`` (daily, weekly and monthly rollups, retention), built to
-write through the service's single writer in bounded steps (see :mod:`vigil.rollup.scheduler`
-on why)."""
+"""The five jobs of ``vigil serve`` (daily, weekly and monthly rollups, pattern detection,
+retention), built to write through the service's single writer in bounded steps (see
+:mod:`vigil.rollup.scheduler` on why)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vigil.rollup.jobreport import JOB_NAMES, JobFunction, JobReport
-from vigil.rollup.scheduler import CATCH_UP_JOBS, JobCancelledError, ScheduledJob
+from vigil.rollup.periods import ROLLUP_JOBS
+from vigil.rollup.scheduler import JobCancelledError, ScheduledJob
 
 if TYPE_CHECKING:
     from vigil.config import Settings
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
     from vigil.rollup.retention import WriteRunner
     from vigil.store.base import Store
 
-__all__ = ["ROLLUP_STEP", "combine_reports", "retention_job", "rollup_job", "service_jobs"]
+__all__ = ["PATTERNS_JOB", "ROLLUP_STEP", "combine_reports", "patterns_job", "retention_job",
+           "rollup_job", "run_patterns", "service_jobs"]
 
 ROLLUP_STEP = {"daily": 7, "weekly": 4, "monthly": 2}
 """Periods a rollup processes per write function (one writer transaction)."""
+PATTERNS_JOB = "patterns"
 
 
 def rollup_job(job: str, store: Store, aggregates: AggregateStore, run_write: WriteRunner,
@@ -97,15 +100,48 @@ def retention_job(store: Store, aggregates: AggregateStore, settings: Settings,
     return run
 
 
+def patterns_job(store: Store, aggregates: AggregateStore, run_write: WriteRunner
+                 ) -> JobFunction:
+    """Pattern detection from the daily summaries of the window ending with the last local
+    day complete in every source's zone; reads outside the writer, one write through it
+    (the patterns replacing the stored ones)."""
+
+    def run(now: dt.datetime) -> JobReport:
+        from vigil.rollup.jobs import due_cutoff
+
+        return run_patterns(store, aggregates, due_cutoff(store, now) - dt.timedelta(days=1),
+                            now, run_write)
+
+    return run
+
+
+def run_patterns(store: Store, aggregates: AggregateStore, end: dt.date, now: dt.datetime,
+                 run_write: WriteRunner | None = None) -> JobReport:
+    """Detect patterns over the window ending ``end`` and store them; a job report whose
+    period is ``end`` and whose notes say what was found per type."""
+    from vigil.patterns.service import detect_patterns
+
+    found = detect_patterns(store, aggregates, end, now, run_write=run_write)
+    counts = ", ".join(f"{name} {n}" for name, n in found.counts.items())
+    notes = [f"window {found.start} to {found.end}: {len(found.patterns)} pattern(s) "
+             f"from {found.read} daily summaries ({counts})"]
+    if not found.read:
+        notes.append("no daily summaries in the window yet: the daily rollup writes them")
+    return JobReport(job=PATTERNS_JOB, started_at=now, duration_s=found.duration_s,
+                     periods=(end,), rows_written=found.stored or 0, notes=tuple(notes))
+
+
 def service_jobs(settings: Settings, store: Store, aggregates: AggregateStore,
                  run_write: WriteRunner, stop: threading.Event | None = None
                  ) -> list[ScheduledJob]:
-    """The four jobs of the service (:data:`JOB_NAMES`) with the settings' cron strings."""
+    """The jobs of the service (:data:`JOB_NAMES`) with the settings' cron strings."""
     crons: Mapping[str, str] = {"daily": settings.cron_daily, "weekly": settings.cron_weekly,
                                 "monthly": settings.cron_monthly,
+                                PATTERNS_JOB: settings.cron_patterns,
                                 "retention": settings.cron_retention}
     functions: dict[str, JobFunction] = {
         job: rollup_job(job, store, aggregates, run_write, stop=stop)
-        for job in CATCH_UP_JOBS}
+        for job in ROLLUP_JOBS}
+    functions[PATTERNS_JOB] = patterns_job(store, aggregates, run_write)
     functions["retention"] = retention_job(store, aggregates, settings, run_write, stop=stop)
     return [ScheduledJob(name, crons[name], functions[name]) for name in JOB_NAMES]

@@ -2,9 +2,10 @@
 
 A :class:`DailySummarizer` turns the raw events of one local day (all sources, each in its
 own zone) into ``daily`` aggregate records of that day: sequences, co-occurrences, durations
-and the like, which need event order and so cannot come from the hourly counts. Detectors
-register one with :func:`register_summarizer`; the daily job runs every registered one on
-each day it processes, while that day's raw events are still complete.
+and the like, which need event order and so cannot come from the hourly counts. The daily
+job runs the pattern detectors' summarizers (:mod:`vigil.patterns.registry`) and every one
+registered with :func:`register_summarizer` on each day it processes, while that day's raw
+events are still complete.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class DailySummarizer(Protocol):
 
     def summarize(self, day: dt.date, events: pa.Table) -> list[AggregateRecord]:
         """Daily records (bucket ``day``) from ``events``: the columns of
-        :data:`vigil.store.sql.EVENT_COLUMNS`, sorted by time and id, never empty."""
+        :data:`vigil.store.rollup_tables.DAY_EVENT_SCHEMA`, sorted by time and id,
+        never empty."""
         ...
 
 

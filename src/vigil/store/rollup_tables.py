@@ -16,7 +16,6 @@ from typing import Any
 import pyarrow as pa
 
 from vigil.model import ALL_LABELS
-from vigil.store.sql import EVENT_COLUMNS
 from vigil.store.sqlaccess import SqlAccess
 
 RollupRun = tuple[dt.date, int, int, dt.datetime, dt.datetime]
@@ -26,6 +25,15 @@ HOURLY_COUNT_SCHEMA = pa.schema([
     ("local_date", pa.date32()), ("local_hour", pa.int16()), ("event_count", pa.int64()),
     ("confidence_micros", pa.int64()), ("confidence_count", pa.int64()),
 ])
+DAY_EVENT_SCHEMA = pa.schema([
+    ("event_id", pa.string()), ("source_id", pa.string()), ("event_type", pa.string()),
+    ("ts", pa.timestamp("us", "UTC")), ("labels", pa.list_(pa.string())),
+    ("subject_id", pa.string()), ("zone", pa.string()), ("state", pa.string()),
+    ("attributes", pa.string()), ("local_date", pa.date32()), ("local_hour", pa.int16()),
+    ("local_weekday", pa.int16()), ("timezone", pa.string()), ("area", pa.string()),
+])
+"""The events of local days as detector summaries read them: the event columns they use,
+the source's zone and its area (else the event's zone)."""
 MAX_ZONE_OFFSET_BEHIND = dt.timedelta(hours=12)
 MAX_ZONE_OFFSET_AHEAD = dt.timedelta(hours=14)
 """UTC offsets range from -12:00 to +14:00: a local day lies within these of its UTC day."""
@@ -54,23 +62,24 @@ class RollupTables(SqlAccess):
         return table.cast(HOURLY_COUNT_SCHEMA)
 
     def events_of_local_day(self, day: dt.date) -> pa.Table:
-        """The raw events of local day ``day`` (each source's own zone), by time and id,
-        with the source's ``timezone`` and ``area`` (the source's area, else the event's
-        zone) after the event columns."""
+        """The raw events of local day ``day`` (each source's own zone), by time and id:
+        the columns of :data:`DAY_EVENT_SCHEMA`, which end with the source's ``timezone``
+        and ``area`` (the source's area, else the event's zone)."""
         return self.events_of_local_days(day, day)
 
     def events_of_local_days(self, start: dt.date, end: dt.date) -> pa.Table:
         """The raw events of the local days ``start`` to ``end`` as
-        :meth:`events_of_local_day` gives them."""
+        :meth:`events_of_local_day` gives them (:data:`DAY_EVENT_SCHEMA`)."""
         first = dt.datetime.combine(start, dt.time(), dt.UTC)
         after = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
-        columns = ", ".join(f"e.{name.strip()}" for name in EVENT_COLUMNS.split(","))
-        return self._read_table(
+        columns = ", ".join(f"e.{name}" for name in DAY_EVENT_SCHEMA.names[:-2])
+        table = self._read_table(
             f"SELECT {columns}, s.timezone, coalesce(s.area, e.zone) AS area "
             "FROM events e JOIN sources s ON s.source_id = e.source_id "
             "WHERE e.ts >= ? AND e.ts < ? AND e.local_date BETWEEN ? AND ? "
             "ORDER BY e.ts, e.event_id",
             [first - MAX_ZONE_OFFSET_AHEAD, after + MAX_ZONE_OFFSET_BEHIND, start, end])
+        return table.cast(DAY_EVENT_SCHEMA)
 
     def rollup_runs(self, job: str, start: dt.date | None = None, end: dt.date | None = None
                     ) -> list[tuple[dt.date, int]]:

@@ -1,0 +1,69 @@
+"""Detected behaviour patterns: the stored result of the latest detection, with filters.
+
+Answers are cached until the next commit; the ``patterns`` job replaces the patterns through
+the service's writer, whose commit invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query
+from pydantic_core import to_jsonable_python
+
+from vigil.api.auth import require
+from vigil.api.errors import ApiError
+from vigil.api.state import AppState, app_state
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/patterns", tags=["patterns"])
+
+
+def _known_types() -> list[str]:
+    from vigil.patterns.registry import detectors
+
+    return [detector.name for detector in detectors()]
+
+
+def _checked(type: str | None, min_confidence: float | None) -> None:
+    """422 naming the field for an unknown type or a confidence outside [0, 1]."""
+    if type is not None:
+        known = _known_types()
+        if type not in known:
+            raise ApiError(422, f"type must be one of {', '.join(known)}, not {type!r}",
+                           "type")
+    if min_confidence is not None and not (
+            math.isfinite(min_confidence) and 0.0 <= min_confidence <= 1.0):
+        raise ApiError(422, f"min_confidence must be between 0 and 1, not {min_confidence}",
+                       "min_confidence")
+
+
+@router.get("", dependencies=[Depends(require("read"))])
+def list_patterns(
+    type: str | None = Query(None, description="only patterns of this detector "
+                             "(time_of_day, cooccurrence, sequence, duration, session, "
+                             "area, day_type, seasonal)"),
+    entity: str | None = Query(None, description="only patterns involving this entity "
+                               "(a source or item id, e.g. light.kitchen)"),
+    min_confidence: float | None = Query(None, description="only patterns at least this "
+                                         "confident (0 to 1)"),
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """The patterns of the latest detection, most confident first: each with its type,
+    entities, confidence, description, evidence, first and last day seen, the window's
+    last day and when it was detected."""
+    _checked(type, min_confidence)
+    entity = entity or None
+
+    def compute() -> dict[str, Any]:
+        found = state.store.list_patterns(type=type, entity=entity,
+                                          min_confidence=min_confidence)
+        return {"patterns": to_jsonable_python(found), "count": len(found)}
+
+    key = "patterns|" + orjson.dumps([type, entity, min_confidence]).decode()
+    result: dict[str, Any] = state.cache.get_or_compute(key, compute,
+                                                        state.settings.cache_ttl_seconds)
+    return result
