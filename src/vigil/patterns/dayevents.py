@@ -83,6 +83,8 @@ def old_states(events: pa.Table) -> pa.Array:
     """``attributes.old_state`` of each ``state_changed`` event as lower-case text (null
     when absent, and for other events)."""
     attrs = events.column("attributes")
+    if not pc.any(pc.equal(events.column("event_type"), STATE_CHANGED)).as_py():
+        return pa.nulls(events.num_rows, pa.string())
     if not pa.types.is_string(attrs.type) and not pa.types.is_large_string(attrs.type):
         return _old_states_of_objects(events)
     shown = pa.table({"event_type": events.column("event_type"), "attributes": attrs})
@@ -170,7 +172,18 @@ def _items(events: pa.Table) -> npt.NDArray[np.object_]:
 
 
 def _objects(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.object_]:
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    """Text as an object array whose equal values share one ``str`` (a few distinct names
+    repeat over a day's events: one object each, not one per event)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    names = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    codes = encoded.indices
+    if codes.null_count:
+        names = np.append(names, None)
+        codes = pc.fill_null(codes, len(names) - 1)
+    picked: npt.NDArray[np.object_] = names[np.asarray(codes.to_numpy(), dtype=np.int64)]
+    return picked
 
 
 def _epoch_ms(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
