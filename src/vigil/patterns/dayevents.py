@@ -180,7 +180,7 @@ def _objects(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.object_]:
     names = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
     codes = encoded.indices
     if codes.null_count:
-        names = np.append(names, None)
+        names = np.append(names, np.array([None], dtype=object))
         codes = pc.fill_null(codes, len(names) - 1)
     picked: npt.NDArray[np.object_] = names[np.asarray(codes.to_numpy(), dtype=np.int64)]
     return picked
