@@ -202,10 +202,10 @@ def test_sessions_pages(visited: TestClient) -> None:
 
 @pytest.fixture
 def quiet(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    """The service with the visits stored and no anomaly detector committing in the
-    background (each commit empties the cache)."""
+    """The service with the visits stored and neither the anomaly detector nor the
+    scheduled jobs committing in the background (each commit empties the cache)."""
     settings = load_settings(db=store_url, upload_dir=str(tmp_path / "up"),
-                             detect_anomalies=False)
+                             detect_anomalies=False, scheduler=False)
     with TestClient(create_app(settings)) as opened:
         post(opened, VISITS)
         yield opened

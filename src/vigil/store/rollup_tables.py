@@ -72,7 +72,9 @@ class RollupTables(SqlAccess):
         :meth:`events_of_local_day` gives them (:data:`DAY_EVENT_SCHEMA`)."""
         first = dt.datetime.combine(start, dt.time(), dt.UTC)
         after = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
-        columns = ", ".join(f"e.{name}" for name in DAY_EVENT_SCHEMA.names[:-2])
+        columns = ", ".join("CAST(e.attributes AS VARCHAR) AS attributes"
+                            if name == "attributes" else f"e.{name}"
+                            for name in DAY_EVENT_SCHEMA.names[:-2])  # JSON as text
         table = self._read_table(
             f"SELECT {columns}, s.timezone, coalesce(s.area, e.zone) AS area "
             "FROM events e JOIN sources s ON s.source_id = e.source_id "
