@@ -166,3 +166,15 @@ def test_microsecond_timestamps_are_summarised(tmp_path: Path) -> None:
                                                AFTER))
     finally:
         store.close()
+
+
+def test_the_window_ends_with_the_newest_rolled_up_day_when_history_is_older(
+        store: Store) -> None:
+    from vigil.rollup.service_jobs import patterns_window_end
+
+    assert patterns_window_end(store, AFTER) == LAST_DAY
+    months_later = AFTER + dt.timedelta(days=200)
+    assert patterns_window_end(store, months_later) == LAST_DAY  # imported history
+    before_the_end = dt.datetime.combine(LAST_DAY - dt.timedelta(days=3), dt.time(12),
+                                         dt.UTC)
+    assert patterns_window_end(store, before_the_end) == dt.date(2026, 3, 26)  # last ended

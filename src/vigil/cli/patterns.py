@@ -65,14 +65,13 @@ def list_command(
 
 
 def _table(patterns: list[dict[str, Any]]) -> Table:
-    """One row per pattern; entities and the first/last day seen stacked, so the
-    description keeps the room in a narrow terminal."""
+    """One row per pattern; the description names the entities, and the first/last day
+    seen are stacked, so the description keeps the room in a narrow terminal (``--json``
+    has every field)."""
     table = Table(Column("conf.", no_wrap=True), Column("type", no_wrap=True),
-                  Column("entities", no_wrap=True), Column("description", ratio=1),
-                  Column("seen", no_wrap=True))
+                  Column("description", ratio=1), Column("seen", no_wrap=True))
     for p in patterns:
-        table.add_row(f"{p['confidence']:.2f}", p["type"], "\n".join(p["entities"]),
-                      p["description"],
+        table.add_row(f"{p['confidence']:.2f}", p["type"], p["description"],
                       f"{p['first_seen'].isoformat()}\n{p['last_seen'].isoformat()}")
     return table
 
@@ -81,7 +80,7 @@ def _table(patterns: list[dict[str, Any]]) -> Table:
 def detect_command(
     date: str | None = typer.Option(None, "--date", help="the window's last local day "
                                     "(YYYY-MM-DD); default: the last day complete in every "
-                                    "source's zone"),
+                                    "source's zone, or the newest day rolled up if earlier"),
     window_days: int | None = typer.Option(None, "--window-days", min=1, max=3660,
                                            help="days the window covers (default 30; a "
                                            "detector may look back further)"),
@@ -102,9 +101,9 @@ def detect_command(
     settings = settings_for(db)
     with opened_store(settings) as store:
         if end is None:
-            from vigil.rollup.jobs import due_cutoff
+            from vigil.rollup.service_jobs import patterns_window_end
 
-            end = due_cutoff(store, now) - dt.timedelta(days=1)
+            end = patterns_window_end(store, now)
         run = _detect(settings, store, end, options, raw)
         if not run.read:
             fail(f"no {'raw events' if raw else 'daily summaries'} in the window {run.start} "

@@ -107,12 +107,20 @@ def patterns_job(store: Store, aggregates: AggregateStore, run_write: WriteRunne
     (the patterns replacing the stored ones)."""
 
     def run(now: dt.datetime) -> JobReport:
-        from vigil.rollup.jobs import due_cutoff
-
-        return run_patterns(store, aggregates, due_cutoff(store, now) - dt.timedelta(days=1),
-                            now, run_write)
+        return run_patterns(store, aggregates, patterns_window_end(store, now), now, run_write)
 
     return run
+
+
+def patterns_window_end(store: Store, now: dt.datetime) -> dt.date:
+    """The last day of the detection window: the last local day complete in every source's
+    zone, or the newest day the daily rollup has done when that is earlier (history
+    imported, or no events lately), so the window holds the newest summaries."""
+    from vigil.rollup.jobs import due_cutoff
+
+    last = due_cutoff(store, now) - dt.timedelta(days=1)
+    done = store.rollup_runs("daily", None, last)
+    return done[-1][0] if done else last
 
 
 def run_patterns(store: Store, aggregates: AggregateStore, end: dt.date, now: dt.datetime,
