@@ -177,10 +177,9 @@ def detect_stored(store: Store, start: dt.date, end: dt.date
     for detector in detectors():
         window = getattr(detector, "window_days", OPTIONS.window_days)
         first = max(start, end - dt.timedelta(days=window - 1))
-        records, seconds = _timed(lambda d=detector, f=first: aggregates.query(
-            f, end, detector=summary_detector_name(d.name)))
-        read_s += seconds
-        summaries = summaries_from_records(records)
+        summaries, seconds = _timed(lambda d=detector, f=first: summaries_from_records(
+            aggregates.query(f, end, detector=summary_detector_name(d.name))))
+        read_s += seconds  # reading the records and unpacking them into summaries
         found[detector.name], per_detector[detector.name] = _timed(
             lambda d=detector, s=summaries: d.detect(s, end, OPTIONS))
     return found, read_s, per_detector
@@ -197,8 +196,9 @@ def detect_30d(store: Store, start: dt.date, end: dt.date, rounds: int) -> dict[
             "per_detector_s": {k: round(v, 4) for k, v in best[2].items()},
             "patterns": {k: len(v) for k, v in best[0].items()},
             "path": "SqlAggregateStore.query of each detector's daily records over its window "
-                    "(the seasonal detector asks for 90 days, 30 exist) + detect(summaries, "
-                    "end) for every registered detector; best of rounds"}
+                    "(the seasonal detector asks for 90 days, 30 exist), unpacked into "
+                    "summaries (read_summaries_seconds covers both) + detect(summaries, end) "
+                    "for every registered detector; best of rounds"}
 
 
 def direct_batch(store: Store, start: dt.date, end: dt.date

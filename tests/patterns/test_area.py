@@ -231,12 +231,14 @@ def test_chance_tail_bounds_the_binomial_tail() -> None:
 times_strategy = st.lists(st.integers(0, 3 * 86_400), max_size=30)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(times_strategy, min_size=2, max_size=3), st.sampled_from([60, 61, 300, 1000]))
 def test_first_and_last_of_each_minute_keep_the_moves(areas: list[list[int]],
                                                       window: int) -> None:
-    """Dropping all but each minute's first and last time changes no move and no chance,
-    for windows of a minute or more."""
+    """Dropping all but each minute's first and last time changes no move, for windows of
+    a minute or more. (The chance of each next area may move a little: it weighs the
+    seconds between other areas' times, and the dropped times within a minute can tie
+    with another area's. Summaries and the direct batch both reduce, so they agree.)"""
     def axis(values: list[int]) -> np.ndarray:
         days, seconds = np.divmod(np.asarray(values, dtype=np.int64), 86_400)
         return np.sort(days * DAY_STRIDE + DAY_ORIGIN + seconds)
@@ -256,7 +258,7 @@ def test_first_and_last_of_each_minute_keep_the_moves(areas: list[list[int]],
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             assert a.label.tolist() == b.label.tolist() and a.day.tolist() == b.day.tolist()
-            assert np.allclose(a.chance, b.chance) and a.per_day.tolist() == b.per_day.tolist()
+            assert a.per_day.tolist() == b.per_day.tolist()
 
 
 def store_events(rng: np.random.Generator) -> pa.Table:

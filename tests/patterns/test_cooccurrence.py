@@ -6,9 +6,13 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vigil.patterns.base import DetectOptions, Pattern, PatternDetector
-from vigil.patterns.cooccurrence import DETECTOR, decode_bitmap, encode_bitmap
+from vigil.patterns import cooccurrence
+from vigil.patterns.base import DaySummary, DetectOptions, Pattern, PatternDetector
+from vigil.patterns.circular import window_days
+from vigil.patterns.cooccurrence import DETECTOR, decode_bitmap, encode_bitmap, window_minutes
 
 from .builders import Ev, assert_agree, at, days, detection, empty_table, ha, noise, stored, table
 
@@ -182,3 +186,135 @@ def test_sources_in_two_zones_are_compared_in_real_time() -> None:
     from_summaries, from_raw = both(events, window[-1])
     assert_agree(from_summaries, from_raw)
     assert [p.key for p in from_raw] == ["light.x|light.y"]
+
+
+# -- the bound and the exact counts: detection equals the dense all-pairs count ---------------
+def _dense(summaries: list[DaySummary], end: dt.date, options: DetectOptions
+           ) -> list[Pattern]:
+    """Detection as dense day-by-day matrices of every pair, no bound."""
+    start, _ = window_days(end, options.window_days)
+    mine = [s for s in summaries if start <= s.day <= end and "active" in s.fields]
+    names = sorted({s.entity for s in mine})
+    counts = cooccurrence._Counts.empty(len(names))
+    reach = window_minutes(options.co_window_s)
+    for day in sorted({s.day for s in mine}):
+        found = [s for s in mine if s.day == day]
+        size = max(int(s.fields["day_minutes"]) for s in found)
+        codes = np.asarray([names.index(s.entity) for s in found])
+        presence = np.stack([decode_bitmap(str(s.fields["active"]), size) for s in found])
+        sums = np.cumsum(np.pad(presence, ((0, 0), (reach + 1, reach))), axis=1)
+        near = (sums[:, 2 * reach + 1:] - sums[:, :-(2 * reach + 1)]) > 0
+        minutes = presence.sum(axis=1).astype(np.float64)
+        together = (presence[:, None, :] & near[None, :, :]).sum(axis=2).astype(np.float64)
+        cell = np.ix_(codes, codes)
+        counts.minutes[codes] += minutes
+        counts.together[cell] += together
+        counts.expected[cell] += np.outer(minutes, near.sum(axis=1).astype(np.float64)) / size
+        met = together > 0
+        counts.days[cell] += met
+        day_no = (day - start).days
+        counts.first[cell] = np.where(met, np.minimum(counts.first[cell], day_no),
+                                      counts.first[cell])
+        counts.last[cell] = np.where(met, np.maximum(counts.last[cell], day_no),
+                                     counts.last[cell])
+    patterns = [cooccurrence._pair(names, counts, a, b, start, options)
+                for a in range(len(names)) for b in range(a + 1, len(names))
+                if counts.days[a, b] >= max(1, options.min_days)]
+    return sorted((p for p in patterns if p is not None), key=lambda p: p.key)
+
+
+def _random_bitmaps(seed: int, items: int, day_count: int, density: float, share: float,
+                    follower_only: bool = False) -> list[DaySummary]:
+    """Random active minutes; item 1 active a few minutes after item 0 in ``share`` of its
+    minutes (and at no other time when ``follower_only``); some days 1380 or 1500 minutes
+    long, some items missing some days."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for day in days(day_count):
+        size = int(rng.choice([1380, 1440, 1440, 1500]))
+        bits = rng.random((items, size)) < density * rng.random((items, 1))
+        if follower_only:
+            bits[1] = False
+        lead = np.flatnonzero(bits[0])
+        chosen = lead[rng.random(len(lead)) < share]
+        bits[1, np.minimum(size - 1, chosen + rng.integers(0, 8, len(chosen)))] = True
+        for i in range(items):
+            if bits[i].any() and rng.random() < 0.9:
+                found.append(DaySummary(day, f"item.{i:02d}", {
+                    "day_minutes": size, "active": encode_bitmap(bits[i]),
+                    "active_minutes": int(bits[i].sum()), "activations": int(bits[i].sum())}))
+    return found
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), items=st.integers(2, 7), day_count=st.integers(1, 8),
+       density=st.floats(0.0, 0.2), share=st.floats(0.0, 1.0), follower_only=st.booleans(),
+       window_s=st.sampled_from([0, 60, 300, 900, 3600]),
+       min_confidence=st.sampled_from([0.0, 0.3, 0.5]), min_days=st.integers(1, 4))
+def test_detection_equals_the_dense_count(seed: int, items: int, day_count: int,
+                                          density: float, share: float, follower_only: bool,
+                                          window_s: int, min_confidence: float,
+                                          min_days: int) -> None:
+    summaries = _random_bitmaps(seed, items, day_count, density, share, follower_only)
+    end = days(day_count)[-1]
+    options = DetectOptions(window_days=day_count, co_window_s=window_s,
+                            min_confidence=min_confidence, min_days=min_days)
+    assert DETECTOR.detect(summaries, end, options) == _dense(summaries, end, options)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), items=st.integers(2, 6), day_count=st.integers(1, 5),
+       density=st.floats(0.0, 0.5), reach=st.integers(1, 40))
+def test_the_bound_is_never_below_the_count(seed: int, items: int, day_count: int,
+                                            density: float, reach: int) -> None:
+    summaries = _random_bitmaps(seed, items, day_count, density, 0.5)
+    names = sorted({s.entity for s in summaries})
+    bound = cooccurrence._Bound(len(names), day_count, 1500, reach)
+    exact = np.zeros((len(names), len(names)))
+    for day in days(day_count):
+        found = [s for s in summaries if s.day == day]
+        if not found:
+            continue
+        size = max(int(s.fields["day_minutes"]) for s in found)
+        codes = np.asarray([names.index(s.entity) for s in found], dtype=np.int64)
+        presence = cooccurrence._presence([str(s.fields["active"]) for s in found], size)
+        assert (presence == np.stack([decode_bitmap(str(s.fields["active"]), size)
+                                      for s in found])).all()
+        near = cooccurrence._dilate(presence, reach)
+        bound.add(codes, presence, near)
+        exact[np.ix_(codes, codes)] += (presence[:, None, :] & near[None, :, :]).sum(axis=2)
+    assert (bound.together() >= exact).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.integers(1, 4), size=st.integers(1, 200), reach=st.integers(0, 70),
+       seed=st.integers(0, 2**32 - 1), density=st.floats(0.0, 1.0))
+def test_dilation_is_the_window_sum(rows: int, size: int, reach: int, seed: int,
+                                    density: float) -> None:
+    presence = np.random.default_rng(seed).random((rows, size)) < density
+    sums = np.cumsum(np.pad(presence, ((0, 0), (reach + 1, reach))), axis=1)
+    expected = (sums[:, 2 * reach + 1:] - sums[:, :-(2 * reach + 1)]) > 0
+    assert (cooccurrence._dilate(presence, reach) == expected).all()
+
+
+def test_bitmaps_of_different_lengths_in_one_day() -> None:
+    day = days(1)[0]
+    bits = np.zeros(1500, dtype=bool)
+    bits[[3, 700, 1499]] = True
+    short = bits[:1380]
+    summaries = [DaySummary(day, "a", {"day_minutes": 1500, "active": encode_bitmap(bits)}),
+                 DaySummary(day, "b", {"day_minutes": 1380, "active": encode_bitmap(short)})]
+    presence = cooccurrence._presence([str(s.fields["active"]) for s in summaries], 1500)
+    assert np.flatnonzero(presence[0]).tolist() == [3, 700, 1499]
+    assert np.flatnonzero(presence[1]).tolist() == [3, 700]
+    options = DetectOptions(window_days=1, min_days=1, min_confidence=0.0)
+    assert DETECTOR.detect(summaries, day, options) == _dense(summaries, day, options)
+
+
+def test_a_rare_follower_is_paired_through_its_own_direction() -> None:
+    summaries = _random_bitmaps(1, 4, 10, 0.03, 0.2, follower_only=True)
+    end = days(10)[-1]
+    found = DETECTOR.detect(summaries, end, DetectOptions(window_days=10))
+    assert found == _dense(summaries, end, DetectOptions(window_days=10))
+    [pair] = [p for p in found if p.key == "item.00|item.01"]
+    assert pair.evidence["confidence_b_a"] >= 0.7 > 0.5 > 0.2 > pair.evidence["confidence_a_b"]

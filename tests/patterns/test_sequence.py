@@ -6,8 +6,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vigil.patterns.base import DetectOptions, Pattern, PatternDetector
+from vigil.patterns import sequence
+from vigil.patterns.base import DaySummary, DetectOptions, Pattern, PatternDetector
+from vigil.patterns.circular import summary_lists, window_days
 from vigil.patterns.sequence import DETECTOR
 
 from .builders import Ev, assert_agree, at, days, detection, empty_table, ha, noise, stored, table
@@ -181,3 +185,99 @@ def test_sources_in_two_zones_are_compared_in_real_time() -> None:
     assert_agree(from_summaries, from_raw)
     assert [p.key for p in from_raw] == ["light.x>light.y"]
     assert from_raw[0].evidence["median_gap_s"] == 90.0
+
+
+# -- the candidate bound: detection equals the all-pairs count it replaced ---------------------
+def _brute_force(summaries: list[DaySummary], end: dt.date, options: DetectOptions
+                 ) -> list[Pattern]:
+    """Detection as an all-pairs count: every item against every start, no bound."""
+    start, _ = window_days(end, options.window_days)
+    day_ms = np.ones(options.window_days, dtype=np.int64)
+    for summary in summaries:
+        if start <= summary.day <= end:
+            day_ms[(summary.day - start).days] = int(summary.fields["day_ms"])
+    starts = sequence._Starts.of(*summary_lists(summaries, start, end, "starts"), day_ms)
+    size, window_ms = len(starts.names), options.co_window_s * 1000
+    occurrences = np.zeros((size, options.window_days))
+    np.add.at(occurrences, (starts.item, starts.day), 1.0)
+    expected = occurrences @ (sequence._cover(starts, window_ms) / starts.day_ms).T
+    total = occurrences.sum(axis=1)
+    limits = sequence._limits(starts.key, window_ms)
+    pairs = {}
+    for b in range(size):
+        ok, nxt = starts.follow(starts.key, limits, b)
+        ok &= starts.item != b
+        for a in range(size):
+            rows = ok & (starts.item == a)
+            pair = sequence._Pair(a, b, int(rows.sum()), float(expected[a, b]),
+                                  np.unique(starts.day[rows]), nxt[rows] - starts.key[rows])
+            if pair.followed and sequence._frequent(pair, total[a], options):
+                pairs[(a, b)] = pair
+    found = [sequence._pair_pattern(starts, p, total[p.a], start, options)
+             for p in pairs.values()]
+    found += sequence._triples(starts, pairs, total, start, options)
+    return sorted(found, key=lambda p: p.key)
+
+
+def _random_summaries(seed: int, items: int, day_count: int, per_day: int, follow: float
+                      ) -> list[DaySummary]:
+    """Random starts (item 1 follows item 0 within minutes in ``follow`` of its starts;
+    some days 23 or 25 hours long; starts may be closer than a minute)."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for day in days(day_count):
+        length = int(rng.choice([23, 24, 24, 25])) * 3_600_000
+        offsets = {i: list(rng.integers(0, length, rng.poisson(per_day))) for i in range(items)}
+        offsets[1] += [min(length - 1, int(o + rng.integers(1, 400_000)))
+                       for o in offsets[0] if rng.random() < follow]
+        for i, values in offsets.items():
+            if values:
+                found.append(DaySummary(day, f"item.{i:02d}",
+                                        {"starts": sorted(int(v) for v in values),
+                                         "day_ms": length, "activations": len(values)}))
+    return found
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), items=st.integers(2, 7), day_count=st.integers(1, 9),
+       per_day=st.integers(0, 30), follow=st.floats(0.0, 1.0),
+       window_s=st.sampled_from([0, 30, 90, 300, 1800]),
+       min_confidence=st.sampled_from([0.0, 0.3, 0.5]), min_days=st.integers(1, 4))
+def test_detection_equals_the_all_pairs_count(seed: int, items: int, day_count: int,
+                                              per_day: int, follow: float, window_s: int,
+                                              min_confidence: float, min_days: int) -> None:
+    summaries = _random_summaries(seed, items, day_count, per_day, follow)
+    end = days(day_count)[-1]
+    options = DetectOptions(window_days=day_count, co_window_s=window_s,
+                            min_confidence=min_confidence, min_days=min_days)
+    assert DETECTOR.detect(summaries, end, options) == _brute_force(summaries, end, options)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), items=st.integers(2, 6), day_count=st.integers(1, 6),
+       per_day=st.integers(0, 60), window_s=st.sampled_from([0, 45, 300, 3600]))
+def test_the_bound_is_never_below_the_count(seed: int, items: int, day_count: int,
+                                            per_day: int, window_s: int) -> None:
+    summaries = _random_summaries(seed, items, day_count, per_day, 0.7)
+    start, end = days(day_count)[0], days(day_count)[-1]
+    day_ms = np.full(day_count, 86_400_000, dtype=np.int64)
+    starts = sequence._Starts.of(*summary_lists(summaries, start, end, "starts"), day_ms)
+    limits = sequence._limits(starts.key, window_s * 1000)
+    bound = sequence._followed_bound(starts, window_s * 1000)
+    pairs = np.array([(a, b) for a in range(len(starts.names)) for b in range(len(starts.names))],
+                     dtype=np.int64).reshape(-1, 2)
+    counted = sequence._followed(starts, limits, pairs, window_s * 1000)
+    for (a, b), followed in zip(pairs.tolist(), counted.tolist(), strict=True):
+        ok, _ = starts.follow(starts.key[starts.rows(a)], limits[starts.rows(a)], b)
+        assert followed == int(ok.sum())
+        assert bound[a, b] >= followed
+
+
+def test_starts_in_any_order_give_the_same_sequences() -> None:
+    summaries = _random_summaries(7, 5, 6, 20, 0.9)
+    end = days(6)[-1]
+    options = DetectOptions(window_days=6, min_days=2)
+    shuffled = [DaySummary(s.day, s.entity, {**s.fields, "starts": s.fields["starts"][::-1]})
+                for s in reversed(summaries)]
+    found = DETECTOR.detect(summaries, end, options)
+    assert found and DETECTOR.detect(shuffled, end, options) == found

@@ -21,13 +21,16 @@ together / n_a`` (P(B near | A)). A direction counts when ``lift >= 2`` and ``to
 exceeds ``expected`` by at least 3 standard deviations (``sqrt(max(expected, 1))``); the
 pair's confidence is the larger confidence of its counting directions and its
 ``days_observed`` the days on which the two were together at all; its key is ``A|B``
-(names sorted). Options read: ``window_days``, ``co_window_s``, ``min_confidence``,
-``min_days``.
+(names sorted). From the bitmaps, every pair's ``expected`` is computed, but ``together``
+only for the pairs whose upper bound from bins of a few minutes (one matrix product for
+all pairs, see :class:`_Bound`) could pass the tests. Options read: ``window_days``,
+``co_window_s``, ``min_confidence``, ``min_days``.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -123,7 +126,9 @@ class CooccurrenceDetector:
 
     def detect(self, summaries: Sequence[DaySummary], end: dt.date,
                options: DetectOptions) -> list[Pattern]:
-        """Pairs from the stored bitmaps of the window's days."""
+        """Pairs from the stored bitmaps of the window's days: every pair's expected
+        count, a cheap upper bound of its ``together`` (:class:`_Bound`), and exact
+        counts only for the pairs the bound lets through."""
         start, _ = window_days(end, options.window_days)
         mine = [s for s in summaries if start <= s.day <= end and "active" in s.fields]
         names = sorted({s.entity for s in mine})
@@ -133,12 +138,21 @@ class CooccurrenceDetector:
         by_day: dict[dt.date, list[DaySummary]] = {}
         for summary in mine:
             by_day.setdefault(summary.day, []).append(summary)
+        sizes = {day: max(int(s.fields["day_minutes"]) for s in found)
+                 for day, found in by_day.items()}
+        bound = _Bound(len(names), len(by_day), max(sizes.values(), default=1), reach)
+        days: list[_Day] = []
         for day, found in sorted(by_day.items()):
-            size = max(int(s.fields["day_minutes"]) for s in found)
             codes = np.asarray([index[s.entity] for s in found], dtype=np.int64)
-            presence = np.stack([decode_bitmap(str(s.fields["active"]), size) for s in found])
-            _add_day(counts, codes, presence, reach, (day - start).days)
-        return _pairs(names, counts, start, options)
+            presence = _presence([str(s.fields["active"]) for s in found], sizes[day])
+            near = _dilate(presence, reach)
+            days.append(_Day.of(codes, presence, near, (day - start).days))
+            _add_expected(counts, days[-1], sizes[day])
+            bound.add(codes, presence, near)
+        upper = bound.together()
+        candidates = _maybe_pairs(counts, upper, bound.days_both(), options)
+        _add_exact(counts, days, candidates)
+        return _pairs(names, counts, start, options, candidates)
 
     def detect_raw(self, events: pa.Table, end: dt.date, options: DetectOptions
                    ) -> list[Pattern]:
@@ -164,33 +178,122 @@ class CooccurrenceDetector:
 
 
 def _dilate(presence: BoolMatrix, reach: int) -> BoolMatrix:
-    """Each row's minutes within ``reach`` of a True minute."""
-    sums = np.cumsum(np.pad(presence, ((0, 0), (reach + 1, reach))), axis=1, dtype=np.int32)
-    return (sums[:, 2 * reach + 1:] - sums[:, :-(2 * reach + 1)]) > 0
+    """Each row's minutes within ``reach`` of a True minute (ORs of shifted copies, the
+    span doubling each time)."""
+    width = 2 * reach + 1
+    run = np.pad(presence, ((0, 0), (reach, reach)))
+    span = 1  # run[:, m]: any True in padded minutes m .. m + span - 1
+    while span < width:
+        step = min(span, width - span)
+        run[:, :-step] |= run[:, step:]
+        span += step
+    return run[:, :presence.shape[1]]
 
 
-def _overlaps(rows: BoolMatrix, others: BoolMatrix) -> FloatArray:
-    """``[a, b]``: minutes True in row ``a`` of ``rows`` and row ``b`` of ``others`` (bit
-    counts of packed rows: no BLAS threads, exact)."""
-    mine, theirs = np.packbits(rows, axis=1), np.packbits(others, axis=1)
-    both = np.bitwise_count(mine[:, None, :] & theirs[None, :, :])
-    return np.asarray(both.sum(axis=2, dtype=np.int64), dtype=np.float64)
+@dataclass(frozen=True)
+class _Day:
+    """One day's stored bitmaps: the items present (codes), their active minutes and the
+    minutes near them as packed bits, and per item the two counts."""
+
+    codes: IntArray
+    active: npt.NDArray[np.uint8]
+    near: npt.NDArray[np.uint8]
+    minutes: FloatArray
+    cover: FloatArray
+    day: int
+
+    @classmethod
+    def of(cls, codes: IntArray, presence: BoolMatrix, near: BoolMatrix, day: int) -> _Day:
+        active, close = np.packbits(presence, axis=1), np.packbits(near, axis=1)
+        return cls(codes, active, close, _bit_sums(active), _bit_sums(close), day)
 
 
-def _add_day(counts: _Counts, codes: IntArray, presence: BoolMatrix, reach: int,
-             day: int) -> None:
-    near = _dilate(presence, reach)
-    minutes = presence.sum(axis=1).astype(np.float64)
-    cover = near.sum(axis=1).astype(np.float64)
-    together = _overlaps(presence, near)
-    cell = np.ix_(codes, codes)
-    counts.minutes[codes] += minutes
-    counts.together[cell] += together
-    counts.expected[cell] += np.outer(minutes, cover) / presence.shape[1]
-    met = together > 0
-    counts.days[cell] += met
-    counts.first[cell] = np.where(met, np.minimum(counts.first[cell], day), counts.first[cell])
-    counts.last[cell] = np.where(met, np.maximum(counts.last[cell], day), counts.last[cell])
+def _bit_sums(packed: npt.NDArray[np.uint8]) -> FloatArray:
+    """The True bits of each packed row."""
+    return np.asarray(np.bitwise_count(packed).sum(axis=1, dtype=np.int64), dtype=np.float64)
+
+
+def _presence(texts: list[str], size: int) -> BoolMatrix:
+    """The :func:`decode_bitmap` rows of one day's bitmaps, decoded together when they
+    have one length without padding (they do when one day's summaries made them)."""
+    length = len(texts[0])
+    if length % 4 or any(len(t) != length or t.endswith("=") for t in texts):
+        return np.stack([decode_bitmap(t, size) for t in texts])
+    try:
+        joined = base64.b64decode("".join(texts), validate=True)
+    except binascii.Error:
+        return np.stack([decode_bitmap(t, size) for t in texts])
+    packed = np.frombuffer(joined, dtype=np.uint8)
+    bits = np.unpackbits(packed.reshape(len(texts), -1), axis=1).astype(bool)
+    if bits.shape[1] < size:
+        return np.pad(bits, ((0, 0), (0, size - bits.shape[1])))
+    return bits[:, :size]
+
+
+def _add_expected(counts: _Counts, day: _Day, size: int) -> None:
+    """Add one day's active minutes and expected counts (every ordered pair)."""
+    minutes, cover = np.zeros(len(counts.minutes)), np.zeros(len(counts.minutes))
+    minutes[day.codes], cover[day.codes] = day.minutes, day.cover
+    counts.minutes[day.codes] += day.minutes
+    counts.expected += np.outer(minutes, cover) / size  # absent items add 0.0: no change
+
+
+class _Bound:
+    """Upper bounds of ``together`` and of the days two items meet, from bins of
+    ``width`` minutes (twice the window, at least 2): an active minute of ``A`` in a bin
+    can only have ``B`` near when the bin holds a minute near ``B``. One matrix product
+    over all days (float32: exact for these small integers)."""
+
+    def __init__(self, items: int, days: int, minutes: int, reach: int) -> None:
+        self.width = max(2, 2 * reach)
+        self.bins = -(-minutes // self.width)
+        self.active = np.zeros((items, days * self.bins), dtype=np.float32)
+        self.near = np.zeros((items, days * self.bins), dtype=np.float32)
+        self.present = np.zeros((items, days), dtype=np.float32)
+        self._next = 0
+
+    def add(self, codes: IntArray, presence: BoolMatrix, near: BoolMatrix) -> None:
+        """Add the next day: its items, active minutes and minutes near them."""
+        pad = ((0, 0), (0, self.bins * self.width - presence.shape[1]))
+        shape = (len(codes), self.bins, self.width)
+        columns = slice(self._next * self.bins, (self._next + 1) * self.bins)
+        self.active[codes, columns] = np.pad(presence, pad).reshape(shape).sum(axis=2)
+        self.near[codes, columns] = np.pad(near, pad).reshape(shape).any(axis=2)
+        self.present[codes, self._next] = 1.0
+        self._next += 1
+
+    def together(self) -> FloatArray:
+        """``[a, b]``: at least the minutes of ``A`` with ``B`` near."""
+        return np.asarray(self.active @ self.near.T, dtype=np.float64)
+
+    def days_both(self) -> FloatArray:
+        """``[a, b]``: the days both were active (at least the days they met)."""
+        return np.asarray(self.present @ self.present.T, dtype=np.float64)
+
+
+def _add_exact(counts: _Counts, days: list[_Day], pairs: IntArray) -> None:
+    """Exact ``together`` both ways, days met, first and last day of the pairs ``(a, b)``
+    (rows of ``pairs``), from the packed bitmaps."""
+    if not len(pairs):
+        return
+    a, b = pairs[:, 0], pairs[:, 1]
+    at = np.full(len(counts.minutes), -1, dtype=np.int64)
+    for day in days:
+        at[:] = -1
+        at[day.codes] = np.arange(len(day.codes))
+        both = np.flatnonzero((at[a] >= 0) & (at[b] >= 0))
+        if not len(both):
+            continue
+        ra, rb = at[a[both]], at[b[both]]
+        ab = np.bitwise_count(day.active[ra] & day.near[rb]).sum(axis=1, dtype=np.int64)
+        ba = np.bitwise_count(day.active[rb] & day.near[ra]).sum(axis=1, dtype=np.int64)
+        first, second = a[both], b[both]
+        counts.together[first, second] += ab
+        counts.together[second, first] += ba
+        first, second = first[ab > 0], second[ab > 0]
+        counts.days[first, second] += 1
+        counts.first[first, second] = np.minimum(counts.first[first, second], day.day)
+        counts.last[first, second] = np.maximum(counts.last[first, second], day.day)
 
 
 def _raw_counts(item: IntArray, day: IntArray, minute: IntArray, size: IntArray,
@@ -239,17 +342,38 @@ def _cover(item: IntArray, day: IntArray, minute: IntArray, size: IntArray, reac
     return cover
 
 
-def _pairs(names: list[str], counts: _Counts, start: dt.date,
-           options: DetectOptions) -> list[Pattern]:
-    size = len(names)
-    upper = np.triu(np.ones((size, size), dtype=bool), k=1)
-    candidates = np.argwhere(upper & (counts.days >= max(1, options.min_days)))
+def _pairs(names: list[str], counts: _Counts, start: dt.date, options: DetectOptions,
+           candidates: IntArray | None = None) -> list[Pattern]:
+    """The patterns of the pairs ``a < b`` (of ``candidates`` when given, else of every pair
+    that may be one, see :func:`_maybe_pairs`)."""
+    if candidates is None:
+        candidates = _maybe_pairs(counts, counts.together, counts.days.astype(np.float64),
+                                  options)
     found: list[Pattern] = []
     for a, b in candidates:
+        if counts.days[a, b] < max(1, options.min_days):
+            continue
         pattern = _pair(names, counts, int(a), int(b), start, options)
         if pattern is not None:
             found.append(pattern)
     return sorted(found, key=lambda p: p.key)
+
+
+def _maybe_pairs(counts: _Counts, together: FloatArray, days: FloatArray,
+                 options: DetectOptions) -> IntArray:
+    """The pairs ``(a, b)``, ``a < b``, that pass every test of :func:`_pair` when their
+    ``together`` (both ways) and days are at most ``together`` and ``days`` (upper bounds
+    or the exact counts), with the exact expected counts; :func:`_pair` decides."""
+    expected, minutes = counts.expected, counts.minutes[:, None]
+    slack = 1.0 - 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(expected > 0, together / expected, np.inf)
+        excess = (together - expected) / np.sqrt(np.maximum(expected, 1.0))
+        share = np.where(minutes > 0, together / minutes, 0.0)
+    way = ((lift >= MIN_LIFT * slack) & (excess >= MIN_EXCESS_SD * slack)
+           & (share >= options.min_confidence * slack))
+    maybe = (way | way.T) & (days >= max(1, options.min_days))
+    return np.argwhere(np.triu(maybe, k=1)).astype(np.int64)
 
 
 def _direction(counts: _Counts, a: int, b: int) -> tuple[float, float, bool]:

@@ -19,7 +19,10 @@ occurrences_a * cover_b / day_ms`` where ``cover_b`` is the time of day from whi
 start lies within the window ahead; ``lift = followed / expected``. A sequence needs
 ``lift >= 2``, ``followed`` at least 3 standard deviations (``sqrt(max(expected, 1))``)
 above chance, ``min_days`` days on which it happened and ``min_confidence``. Its key is
-``A>B``; its evidence has the median and 90th percentile of the gaps.
+``A>B``; its evidence has the median and 90th percentile of the gaps. Counting start by
+start for every pair would take items x starts steps: an upper bound of ``followed`` from
+time bins, for all pairs in one matrix product, picks the few pairs that could pass, and
+only those are counted exactly (:func:`_candidates`).
 
 **Three steps** ``A → B → C``: only when ``A → B`` and ``B → C`` are both reported; counted
 when the ``B`` that follows an ``A`` is itself followed by ``C`` within the window; its
@@ -61,30 +64,45 @@ DAY_SPAN = 10**9
 """Key spacing of days in ms: more than a local day spans across all time zones."""
 MIN_LIFT = 2.0
 MIN_EXCESS_SD = 3.0
+BOUND_BIN_MS = 120_000
+"""The finest time bin of the candidate bound (:func:`_followed_bound`)."""
+BOUND_BLOCK_BINS = 8192
+"""Bins (items x bins float32 matrices) per matrix product of the bound."""
+FOLLOW_CHUNK_ROWS = 4_000_000
+"""About how many starts :func:`_followed` searches at once."""
 
 
 @dataclass(frozen=True)
 class _Starts:
     """Episode starts of the window: item, day, key (``day * DAY_SPAN + ms``), sorted by
-    key then item; each day's length; each item's keys."""
+    item then key (item ``i`` from ``bounds[i]`` to ``bounds[i + 1]``); each day's length;
+    each item's keys."""
 
     names: list[str]
     item: IntArray
     day: IntArray
     key: IntArray
     day_ms: IntArray
+    bounds: IntArray
     by_item: list[IntArray]
 
     @classmethod
     def of(cls, names: list[str], item: IntArray, day: IntArray, offset: IntArray,
            day_ms: IntArray) -> _Starts:
         key = day * DAY_SPAN + offset
-        order = np.lexsort((item, key))
-        item, day, key = item[order], day[order], key[order]
-        grouped = np.argsort(item, kind="stable")
-        bounds = np.searchsorted(item[grouped], np.arange(len(names) + 1))
-        by_item = [key[grouped[bounds[i]:bounds[i + 1]]] for i in range(len(names))]
-        return cls(names, item, day, key, day_ms, by_item)
+        if not _by_item_and_key(item, key):
+            order = _item_order(item, len(names))
+            item, day, key = item[order], day[order], key[order]
+            if not _by_item_and_key(item, key):
+                order = np.lexsort((key, item))
+                item, day, key = item[order], day[order], key[order]
+        bounds = np.searchsorted(item, np.arange(len(names) + 1))
+        by_item = [key[bounds[i]:bounds[i + 1]] for i in range(len(names))]
+        return cls(names, item, day, key, day_ms, bounds, by_item)
+
+    def rows(self, item: int) -> IntArray:
+        """The positions of ``item``'s starts, in time order."""
+        return np.arange(self.bounds[item], self.bounds[item + 1])
 
     def follow(self, after: IntArray, limit: IntArray, item: int
                ) -> tuple[npt.NDArray[np.bool_], IntArray]:
@@ -96,6 +114,18 @@ class _Starts:
         at = np.searchsorted(theirs, after, side="right")
         nxt = theirs[np.minimum(at, len(theirs) - 1)]
         return (at < len(theirs)) & (nxt <= limit), nxt
+
+
+def _by_item_and_key(item: IntArray, key: IntArray) -> bool:
+    """Whether the rows are sorted by item, then key."""
+    step = np.diff(item)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(key) >= 0))))
+
+
+def _item_order(item: IntArray, items: int) -> IntArray:
+    """The stable order by item (a radix sort on 16-bit codes when they fit)."""
+    codes = item.astype(np.uint16) if items <= 2**16 else item
+    return np.asarray(np.argsort(codes, kind="stable"), dtype=np.int64)
 
 
 def _limits(keys: IntArray, window_ms: int) -> IntArray:
@@ -179,43 +209,137 @@ class _Pair:
 
 def _sequences(starts: _Starts, start: dt.date, options: DetectOptions) -> list[Pattern]:
     size, window_ms = len(starts.names), options.co_window_s * 1000
-    occurrences = np.zeros((size, len(starts.day_ms)))
-    np.add.at(occurrences, (starts.item, starts.day), 1.0)
+    occurrences = np.bincount(starts.item * len(starts.day_ms) + starts.day,
+                              minlength=size * len(starts.day_ms)).astype(np.float64)
+    occurrences = occurrences.reshape(size, len(starts.day_ms))
     expected = occurrences @ (_cover(starts, window_ms) / starts.day_ms).T
     total = occurrences.sum(axis=1)
-    pairs: dict[tuple[int, int], _Pair] = {}
     limits = _limits(starts.key, window_ms)
-    for b in range(size):
-        ok, nxt = starts.follow(starts.key, limits, b)
-        ok &= starts.item != b
-        followed = np.bincount(starts.item[ok], minlength=size)
-        for a in np.flatnonzero(followed >= max(1, options.min_days)).tolist():
-            pair = _Pair(a, b, int(followed[a]), float(expected[a, b]),
-                         np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-            if not _frequent(pair, total[a], options, check_days=False):
-                continue
-            rows = ok & (starts.item == a)
-            pair = _Pair(a, b, pair.followed, pair.expected, np.unique(starts.day[rows]),
-                         nxt[rows] - starts.key[rows])
-            if _frequent(pair, total[a], options):
-                pairs[(a, b)] = pair
+    pairs: dict[tuple[int, int], _Pair] = {}
+    candidates = _candidates(starts, expected, total, window_ms, options)
+    for (a, b), followed in zip(candidates.tolist(),
+                                _followed(starts, limits, candidates, window_ms).tolist(),
+                                strict=True):
+        if followed < max(1, options.min_days):
+            continue
+        pair = _Pair(a, b, followed, float(expected[a, b]),
+                     np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        if not _frequent(pair, total[a], options, check_days=False):
+            continue
+        rows = starts.rows(a)
+        ok, nxt = starts.follow(starts.key[rows], limits[rows], b)
+        mine = rows[ok]
+        pair = _Pair(a, b, followed, pair.expected, np.unique(starts.day[mine]),
+                     nxt[ok] - starts.key[mine])
+        if _frequent(pair, total[a], options):
+            pairs[(a, b)] = pair
     found = [_pair_pattern(starts, p, total[p.a], start, options) for p in pairs.values()]
     found += _triples(starts, pairs, total, start, options)
     return sorted(found, key=lambda p: p.key)
 
 
+def _candidates(starts: _Starts, expected: FloatArray, total: FloatArray, window_ms: int,
+                options: DetectOptions) -> IntArray:
+    """The ordered pairs ``(a, b)`` that may be frequent: those whose upper bound of
+    ``followed`` (:func:`_followed_bound`) passes every test of :func:`_frequent` but the
+    days. Only these are counted exactly."""
+    bound = _followed_bound(starts, window_ms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(expected > 0, bound / expected, np.inf)
+        excess = (bound - expected) / np.sqrt(np.maximum(expected, 1.0))
+        share = bound / total[:, None]
+    slack = 1.0 - 1e-9  # the exact test decides; the bound only has to let it through
+    maybe = ((bound >= max(1, options.min_days)) & (lift >= MIN_LIFT * slack)
+             & (excess >= MIN_EXCESS_SD * slack)
+             & (share >= options.min_confidence * slack))
+    np.fill_diagonal(maybe, False)
+    return np.argwhere(maybe).astype(np.int64)
+
+
+def _followed(starts: _Starts, limits: IntArray, pairs: IntArray, window_ms: int
+              ) -> IntArray:
+    """``followed`` of each pair ``(a, b)`` (rows of ``pairs``): :meth:`_Starts.follow`
+    for many pairs at once, each pair's keys moved into a range of its own so that one
+    search over all the ``B`` keys answers every ``A`` start."""
+    found = np.zeros(len(pairs), dtype=np.int64)
+    if not len(pairs) or not len(starts.key):
+        return found
+    base = int(starts.key.min())
+    shift = int(starts.key.max()) - base + window_ms + 1
+    sizes = np.diff(starts.bounds)
+    per_chunk = max(1, min(2**62 // shift, FOLLOW_CHUNK_ROWS // max(1, int(sizes.max()))))
+    for first in range(0, len(pairs), per_chunk):
+        chunk = pairs[first:first + per_chunk]
+        a_rows, a_pair = _ragged(starts.bounds, chunk[:, 0])
+        b_rows, b_pair = _ragged(starts.bounds, chunk[:, 1])
+        theirs = starts.key[b_rows] - base + b_pair * shift
+        if not len(theirs):
+            continue
+        after = starts.key[a_rows] - base + a_pair * shift
+        at = np.searchsorted(theirs, after, side="right")
+        nxt = theirs[np.minimum(at, len(theirs) - 1)]
+        ok = (at < len(theirs)) & (nxt <= limits[a_rows] - base + a_pair * shift)
+        found[first:first + len(chunk)] = np.bincount(a_pair[ok], minlength=len(chunk))
+    return found
+
+
+def _ragged(bounds: IntArray, items: IntArray) -> tuple[IntArray, IntArray]:
+    """The positions of each of ``items`` in turn (item ``i`` holds ``bounds[i]`` to
+    ``bounds[i + 1]``), and the index in ``items`` each belongs to."""
+    sizes = bounds[items + 1] - bounds[items]
+    owner = np.repeat(np.arange(len(items)), sizes)
+    first = np.repeat(bounds[items] - (np.cumsum(sizes) - sizes), sizes)
+    return np.arange(len(owner)) + first, owner
+
+
+def _followed_bound(starts: _Starts, window_ms: int) -> FloatArray:
+    """``[a, b]``: at least ``followed`` of the pair, from time bins as long as the window
+    (at least :data:`BOUND_BIN_MS`): an ``A`` start in bin ``k`` can only be followed by a
+    ``B`` start in bins ``k`` to ``k + ceil(window / bin)`` of its day, so the ``A``
+    starts per bin times "a ``B`` start in those bins" bounds the count. One matrix
+    product (exact in float32: small integers) per block of days."""
+    size = len(starts.names)
+    bound = np.zeros((size, size))
+    if not len(starts.key):
+        return bound
+    bin_ms = max(BOUND_BIN_MS, window_ms)
+    reach = -(-window_ms // bin_ms)
+    day = starts.key // DAY_SPAN  # the day the window is clipped to (see _limits)
+    day -= day.min()
+    column = (starts.key % DAY_SPAN) // bin_ms
+    stride = int(column.max()) + 1 + reach  # empty bins end each day: no spill over
+    block = day // max(1, BOUND_BLOCK_BINS // stride)
+    order = np.argsort(block.astype(np.uint16) if block.max() < 2**16 else block,
+                       kind="stable")
+    edges = np.searchsorted(block[order], np.arange(int(block.max()) + 2))
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        rows = order[lo:hi]
+        if not len(rows):
+            continue
+        first = int(day[rows].min())
+        width = (int(day[rows].max()) - first + 1) * stride
+        at = (day[rows] - first) * stride + column[rows]
+        counts = np.bincount(starts.item[rows] * width + at, minlength=size * width)
+        counts = counts.reshape(size, width)
+        ahead = counts > 0
+        for step in range(1, reach + 1):
+            ahead[:, :-step] |= counts[:, step:] > 0
+        bound += counts.astype(np.float32) @ ahead.astype(np.float32).T
+    return bound
+
+
 def _cover(starts: _Starts, window_ms: int) -> FloatArray:
     """Per item and day: the time from which one of the item's starts lies within the
     window ahead (the union of ``[start - window, start)``, clipped at midnight)."""
-    order = np.lexsort((starts.key, starts.item))
-    item, day, key = starts.item[order], starts.day[order], starts.key[order]
+    item, day, key = starts.item, starts.day, starts.key
     first = first_of_runs(item, day)
     step = np.diff(key, prepend=0)
     part = np.where(first, np.minimum(key - day * DAY_SPAN, window_ms),
                     np.minimum(step, window_ms))
-    cover = np.zeros((len(starts.names), len(starts.day_ms)))
-    np.add.at(cover, (item, day), part.astype(np.float64))
-    return cover
+    days = len(starts.day_ms)
+    cover = np.bincount(item * days + day, weights=part.astype(np.float64),
+                        minlength=len(starts.names) * days)
+    return np.asarray(cover, dtype=np.float64).reshape(len(starts.names), days)
 
 
 def _frequent(pair: _Pair, occurrences: float, options: DetectOptions,
