@@ -125,3 +125,17 @@ def test_the_script_ends_quickly_with_the_whole_output(vigil: Invoke, workdir: P
                           capture_output=True, text=True, env=clean_env(), timeout=120,
                           cwd=workdir, check=False)
     assert done.returncode == 2 and "--group-by" in done.stderr
+
+
+def test_the_script_gives_arrow_jemalloc_unless_told_otherwise() -> None:
+    probe = ("import sys\nfrom vigil.cli.main import main\nsys.argv = ['vigil', 'version']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)")
+
+    def pool(**env: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              env={**clean_env(), **env}, timeout=60, check=True)
+        return done.stdout.splitlines()[-1]
+
+    assert pool() == "jemalloc"
+    assert pool(ARROW_DEFAULT_MEMORY_POOL="system") == "system"

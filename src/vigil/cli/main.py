@@ -68,8 +68,17 @@ def version_command() -> None:
     typer.echo(__version__)
 
 
+ARROW_POOL_SETTING = "ARROW_DEFAULT_MEMORY_POOL"
+ARROW_POOL = "jemalloc"
+"""Arrow's allocator for the ``vigil`` process (unless the variable is set already): with
+jemalloc, memory freed between the steps of a large file is reused instead of being
+handed back and faulted in again, which took a sixth of a 10M-row ``vigil analytics
+--file`` run in system time."""
+
+
 def main() -> None:
     """Entry point of the ``vigil`` script."""
+    os.environ.setdefault(ARROW_POOL_SETTING, ARROW_POOL)  # read when Arrow first allocates
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
