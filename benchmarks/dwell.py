@@ -94,7 +94,11 @@ TARGETS: tuple[tuple[str, str, str, str, float, str], ...] = (
      "ratio_vs_pandas", ">=", 10.0, "x"),
     ("dwell: Vigil from the CSV vs the pandas script from the CSV", "dwell_csv",
      "ratio_vs_pandas", ">=", 2.0, "x"),
-    *((f"dwell API: GET {API_PATH}{endpoint} p50, uncached (1M stored events in a full run)",
+    *((f"dwell API: GET {API_PATH}{endpoint} p50, warm: the service's cache answers "
+       "(1M stored events in a full run)",
+       "dwell_api", f"{endpoint}_cached_p50_ms", "<", 50.0, "ms") for endpoint in ENDPOINTS),
+    *((f"dwell API: GET {API_PATH}{endpoint} p50, uncached, every request computed (the "
+       "stricter reading; 1M stored events in a full run)",
        "dwell_api", f"{endpoint}_p50_ms", "<", 50.0, "ms") for endpoint in ENDPOINTS),
 )
 """Bars in the field order of ``benchmarks.targets.Target`` (name, benchmark, metric, op,
@@ -473,7 +477,10 @@ def run_api(vigil: Path, db: Path, events_stored: int, library: dict[str, Any],
         figures[f"{endpoint}_p50_ms"] = uncached[endpoint]["p50_ms"]
         figures[f"{endpoint}_cached_p50_ms"] = cached[endpoint]["p50_ms"]
     figures.update(
-        target_applies_to="uncached p50 (every request computed: server cache lifetime 1 ms)",
+        target_applies_to="warm p50 (the service's cache answers, as for repeated requests: "
+                          "the issue's 'when warm'); the uncached p50 (every request "
+                          "computed: server cache lifetime 1 ms) is held to the same bar as "
+                          "the stricter reading",
         method="a real `vigil serve --db` (DuckDB defaults), sequential GETs with default "
                "parameters (whole range) on one keep-alive httpx client over 127.0.0.1, "
                "endpoints interleaved, after 3 warm-up GETs each; cached: a second server "
