@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.abc
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from vigil.store import Store
 
 MIB = 1024 * 1024
+ARROW_POOL_SETTING, ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "jemalloc"
+"""Arrow's allocator in the processes that run jobs (``vigil serve``, ``vigil rollup``): see
+:data:`vigil.cli.main.ARROW_POOL` (not imported: this module imports only the standard
+library at its top; a test checks the two agree)."""
 LAYERS = ("daily", "weekly", "monthly")
 SUMMARIZER = "bench_raw_events"
 """The detector name of :class:`RawEventCount`'s records."""
@@ -126,6 +131,7 @@ def child_main(args: list[str]) -> None:
     """Run the child ``args`` names (pandas hidden) and print its JSON."""
     kind, db, *rest = args
     sys.meta_path.insert(0, HidePandas())
+    os.environ.setdefault(ARROW_POOL_SETTING, ARROW_POOL)  # as the `vigil` script sets it
     if kind in ("daily", "daily-raw"):
         result = child_daily(Path(db), dt.date.fromisoformat(rest[0]),
                              dt.datetime.fromisoformat(rest[1]), kind == "daily-raw")
