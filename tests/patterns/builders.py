@@ -96,7 +96,7 @@ def table(events: Iterable[Ev], areas: dict[str, str] | None = None) -> pa.Table
     rows = [rows[i] for i in order]
     ts = pa.array([r.ts_ms * 1000 for r in rows], pa.int64()).cast(pa.timestamp("us", "UTC"))
     zones = np.asarray([r.zone for r in rows], dtype=object)
-    local_date, local_hour, local_weekday = _local_columns(ts, zones)
+    local_date, local_hour, local_weekday = local_columns(ts, zones)
     attrs = [json.dumps({"old_state": r.old_state}) if r.old_state is not None else None
              for r in rows]
     columns: dict[str, Any] = {
@@ -123,7 +123,7 @@ def bulk(sources: npt.NDArray[np.object_], ts_ms: npt.NDArray[np.int64],
     n = len(stamp)
     ts = pa.array(stamp * 1000, pa.int64()).cast(pa.timestamp("us", "UTC"))
     zones = np.full(n, zone, dtype=object)
-    local_date, local_hour, local_weekday = _local_columns(ts, zones)
+    local_date, local_hour, local_weekday = local_columns(ts, zones)
     nulls = pa.nulls(n, pa.string())
     state: pa.Array = nulls
     attrs: pa.Array = nulls
@@ -156,7 +156,7 @@ def _assemble(columns: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
-def _local_columns(ts: pa.Array, zones: npt.NDArray[np.object_]
+def local_columns(ts: pa.Array, zones: npt.NDArray[np.object_]
                    ) -> tuple[pa.Array, pa.Array, pa.Array]:
     n = len(ts)
     dates = np.zeros(n, dtype=np.int32)

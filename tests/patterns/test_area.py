@@ -21,7 +21,7 @@ from vigil.patterns.area import (
 from vigil.patterns.base import DaySummary, DetectOptions, PatternDetector
 from vigil.patterns.chance import chance_tail
 
-from .builders2 import (
+from .home_tables import (
     Home,
     assert_same_patterns,
     build,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from vigil.patterns.base import DaySummary, DetectOptions, PatternDetector
 from vigil.patterns.day_type import DETECTOR, fisher_greater, mann_whitney_tail
 
-from .builders2 import (
+from .home_tables import (
     Home,
     assert_same_patterns,
     build,

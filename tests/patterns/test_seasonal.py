@@ -12,7 +12,7 @@ import pytest
 from vigil.patterns.base import DaySummary, DetectOptions, PatternDetector
 from vigil.patterns.seasonal import DETECTOR, SeasonalDetector
 
-from .builders2 import (
+from .home_tables import (
     Home,
     assert_same_patterns,
     build,

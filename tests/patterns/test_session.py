@@ -15,7 +15,7 @@ from vigil.patterns.base import HOME_ENTITY, DaySummary, DetectOptions, PatternD
 from vigil.patterns.dayevents import activities
 from vigil.patterns.session import DETECTOR, SessionDetector, entity_columns, split_sessions
 
-from .builders2 import (
+from .home_tables import (
     Home,
     assert_same_patterns,
     build,

@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 
 from vigil.patterns.base import DaySummary, PatternDetector
 
+from .builders import local_columns
+
 EVENT_SCHEMA = pa.schema([
     ("event_id", pa.string()), ("source_id", pa.string()), ("event_type", pa.string()),
     ("ts", pa.timestamp("us", "UTC")), ("labels", pa.list_(pa.field("l", pa.string()))),
@@ -70,7 +72,7 @@ def build(sources: Sequence[str], ts_ms: Iterable[int], home: Home,
     zones = np.asarray([home.zone_of(s) for s in source], dtype=object)
     areas = [home.areas.get(s) for s in source]
     ts_arr = pa.array(ts * 1000, pa.int64()).cast(pa.timestamp("us", "UTC"))
-    local_date, local_hour, local_weekday = _local_columns(ts_arr, zones)
+    local_date, local_hour, local_weekday = local_columns(ts_arr, zones)
     event_type = np.where(is_ha, "state_changed", kind)
     pairs = list(zip(kind, is_ha, strict=True))
     state = [("on" if k == "on" else "off") if h else None for k, h in pairs]
@@ -94,23 +96,6 @@ def build(sources: Sequence[str], ts_ms: Iterable[int], home: Home,
 
 def _default_kinds(source: npt.NDArray[np.object_]) -> list[str]:
     return ["on" if "." in str(s) else "detection" for s in source]
-
-
-def _local_columns(ts: pa.Array, zones: npt.NDArray[np.object_]
-                   ) -> tuple[pa.Array, pa.Array, pa.Array]:
-    n = len(ts)
-    days = np.zeros(n, dtype=np.int32)
-    hours = np.zeros(n, dtype=np.int16)
-    weekdays = np.zeros(n, dtype=np.int16)
-    for zone in sorted(set(zones.tolist())):
-        mask = zones == zone
-        local = pc.filter(ts, pa.array(mask)).cast(pa.timestamp("us", zone))
-        naive = pc.local_timestamp(local)
-        days[mask] = naive.cast(pa.date32()).cast(pa.int32()).to_numpy()
-        hours[mask] = pc.hour(local).to_numpy()
-        weekdays[mask] = pc.day_of_week(local).to_numpy()
-    return (pa.array(days, pa.int32()).cast(pa.date32()), pa.array(hours, pa.int16()),
-            pa.array(weekdays, pa.int16()))
 
 
 def day_tables(events: pa.Table) -> dict[dt.date, pa.Table]:
