@@ -157,7 +157,9 @@ def _assemble(columns: dict[str, Any]) -> pa.Table:
 
 
 def local_columns(ts: pa.Array, zones: npt.NDArray[np.object_]
-                   ) -> tuple[pa.Array, pa.Array, pa.Array]:
+                  ) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Local date, hour and weekday (0 = Monday) of each UTC time in its row's zone, as the
+    store derives them at ingest."""
     n = len(ts)
     dates = np.zeros(n, dtype=np.int32)
     hours = np.zeros(n, dtype=np.int16)
