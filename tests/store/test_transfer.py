@@ -98,6 +98,20 @@ def test_import_refuses_a_store_with_data(store: Store, tmp_path: Path) -> None:
         export_store(store, tmp_path / "export")
 
 
+def test_an_export_made_before_the_patterns_table_imports(store: Store,
+                                                          tmp_path: Path) -> None:
+    fill(store)
+    export_store(store, tmp_path / "export")
+    (tmp_path / "export" / "patterns.parquet").unlink()
+    target = open_store(str(tmp_path / "t.duckdb"))
+    try:
+        import_store(target, tmp_path / "export")
+        assert target.count_events() == store.count_events()
+        assert target.list_patterns() == []
+    finally:
+        target.close()
+
+
 def test_import_checks_the_export(store: Store, tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="not a Vigil export"):
         import_store(store, tmp_path)

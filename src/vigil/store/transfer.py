@@ -100,6 +100,8 @@ TABLES: dict[str, pa.Schema] = {
 }
 # Columns added after the first exports: an export without them imports them as null.
 LATER_COLUMNS = {("sources", "area")}
+# Tables added after the first exports: an export without their file imports them empty.
+LATER_TABLES = {"patterns"}
 JSON_COLUMNS = {"report", "options", "detections", "attributes", "components", "definition",
                 "payload", "fields"}
 Progress = Callable[[str, int], None]  # table, rows done so far
@@ -195,6 +197,8 @@ def import_store(store: Store, folder: Path, progress: Progress | None = None
 
 def _parquet_batches(path: Path, schema: pa.Schema, table: str) -> Iterator[pa.Table]:
     if not path.is_file():
+        if table in LATER_TABLES:
+            return
         raise TransferError(f"{path} is missing from the export")
     with pq.ParquetFile(path) as parquet:
         for batch in parquet.iter_batches(ROWS_PER_BATCH):
