@@ -169,13 +169,6 @@ def test_floats_from_the_store_give_the_same_patterns() -> None:
     assert expected and DETECTOR.detect(floats, DAYS[-1], OPTIONS) == expected
 
 
-def test_empty_days_and_empty_window() -> None:
-    empty = build([], [], HOME)
-    assert DETECTOR.summarize(DAYS[0], empty) == {}
-    assert DETECTOR.detect([], DAYS[-1], OPTIONS) == []
-    assert DETECTOR.detect_raw(empty, DAYS[-1], OPTIONS) == []
-
-
 def test_area_vanishing_mid_window_is_judged_on_its_days() -> None:
     rng = np.random.default_rng(6)
     cooking = [("light.stove", m) for m in (0, 20, 40, 60)]

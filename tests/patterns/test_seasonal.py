@@ -156,13 +156,6 @@ def test_floats_from_the_store_give_the_same_patterns() -> None:
     assert expected and DETECTOR.detect(floats, DAYS[-1], OPTIONS) == expected
 
 
-def test_empty_days_and_empty_window() -> None:
-    empty = build([], [], HOME)
-    assert DETECTOR.summarize(DAYS[0], empty) == {}
-    assert DETECTOR.detect([], DAYS[-1], OPTIONS) == []
-    assert DETECTOR.detect_raw(empty, DAYS[-1], OPTIONS) == []
-
-
 def test_items_appearing_or_vanishing_are_judged_on_their_months() -> None:
     rng = np.random.default_rng(7)
     events = concat(drifting(rng, DAYS[50:], "light.kitchen", 6 * 60, 30),  # 22 April on

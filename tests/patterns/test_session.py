@@ -143,13 +143,6 @@ def test_summaries_outside_the_window_are_ignored() -> None:
     assert found == DETECTOR.detect_raw(events, end, options)
 
 
-def test_empty_days_and_empty_window() -> None:
-    empty = build([], [], HOME)
-    assert DETECTOR.summarize(DAYS[0], empty) == {}
-    assert DETECTOR.detect([], DAYS[-1], OPTIONS) == []
-    assert DETECTOR.detect_raw(empty, DAYS[-1], OPTIONS) == []
-
-
 def test_days_without_activity_lower_the_share() -> None:
     rng = np.random.default_rng(2)
     busy = [d for i, d in enumerate(DAYS) if i % 5 != 2]  # one day in five is empty
