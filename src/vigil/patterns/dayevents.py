@@ -81,12 +81,11 @@ def local_minutes(events: pa.Table) -> npt.NDArray[np.int16]:
 
 def old_states(events: pa.Table) -> pa.Array:
     """``attributes.old_state`` of each ``state_changed`` event as lower-case text (null
-    when absent, and for other events)."""
+    when absent, and for other events); attributes are JSON text, as the store reads them
+    (:data:`vigil.store.rollup_tables.DAY_EVENT_SCHEMA`)."""
     attrs = events.column("attributes")
     if not pc.any(pc.equal(events.column("event_type"), STATE_CHANGED)).as_py():
         return pa.nulls(events.num_rows, pa.string())
-    if not pa.types.is_string(attrs.type) and not pa.types.is_large_string(attrs.type):
-        return _old_states_of_objects(events)
     shown = pa.table({"event_type": events.column("event_type"), "attributes": attrs})
     with compute_connection() as con:
         con.register("day_attributes", shown)
@@ -98,16 +97,6 @@ def old_states(events: pa.Table) -> pa.Array:
         finally:
             con.unregister("day_attributes")
     return found.column("old").combine_chunks().cast(pa.string())
-
-
-def _old_states_of_objects(events: pa.Table) -> pa.Array:
-    """:func:`old_states` when attributes come as objects rather than JSON text."""
-    changes = pc.equal(events.column("event_type"), STATE_CHANGED).to_pylist()
-    values: list[str | None] = []
-    for value, is_change in zip(events.column("attributes").to_pylist(), changes, strict=True):
-        found = value.get("old_state") if is_change and isinstance(value, dict) else None
-        values.append(None if found is None else str(found).lower())
-    return pa.array(values, pa.string())
 
 
 def activities(events: pa.Table) -> Activity:
