@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from vigil import __version__
 from vigil.api import (
+    routes_activity,
     routes_aggregates,
     routes_alerts,
     routes_analytics,
@@ -23,8 +24,10 @@ from vigil.api import (
     routes_jobs,
     routes_patterns,
     routes_sources,
+    routes_status,
     routes_system,
     routes_uploads,
+    routes_web,
 )
 from vigil.api.errors import install_error_handlers
 from vigil.api.state import AppState
@@ -103,6 +106,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_error_handlers(app)
     for module in (routes_system, routes_events, routes_sources, routes_uploads,
                    routes_ingest, routes_baselines, routes_anomalies, routes_alerts,
-                   routes_analytics, routes_aggregates, routes_jobs, routes_patterns):
+                   routes_analytics, routes_aggregates, routes_jobs, routes_patterns,
+                   routes_status, routes_activity, routes_web):
         app.include_router(module.router)
+    routes_web.mount_assets(app)
     return app
