@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from vigil.ratemeter import RateMeter
+
+STARTED = time.monotonic()
+"""When the process started (monotonic clock; the uptime in ``/api/v1/status``)."""
+INGEST_RATE = RateMeter(STARTED)
+"""Events stored, per second over the last five minutes (fed by :func:`count_outcome`)."""
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -54,8 +63,9 @@ JOB_LAST_ROWS = Gauge("vigil_job_last_rows", "Rows the last successful run of a 
 
 def count_outcome(path: str, accepted: int, duplicates: int,
                   rejected_by_reason: dict[str, int]) -> None:
-    """Add one ingest outcome to the counters."""
+    """Add one ingest outcome to the counters and the ingest-rate meter."""
     EVENTS_INGESTED.labels(path).inc(accepted)
+    INGEST_RATE.add(accepted, time.monotonic())
     EVENTS_DUPLICATE.labels(path).inc(duplicates)
     for reason, count in rejected_by_reason.items():
         EVENTS_REJECTED.labels(path, reason).inc(count)
