@@ -78,7 +78,8 @@ export async function request(method, path, { params, body, headers } = {}) {
     const response = await fetch(path + query(params), { method, headers: sent, body });
     if (response.status === 401) {
       const problem = await errorOf(response);
-      if (key) forgetKey();
+      if (key && storedKey() === key) forgetKey();
+      if (storedKey() && storedKey() !== key) continue; // a new key came meanwhile: try it
       const given = await askForKey(key ? problem.message : null);
       if (!given) throw problem;
       continue;

@@ -1,6 +1,356 @@
-// Placeholder page.
-import { h } from "../dom.js";
+// Analytics: visitor KPIs, the dwell-time histogram, occupancy over time, new and returning
+// visitors per day, and the same figures per camera, zone or attribute (when events carry
+// attributes). Range and source come from the filter bar; group by, occupancy bucket and
+// visitor period are page filters kept in the URL.
 
-export async function render(root) {
-  root.append(h("h1", {}, "analytics"));
+import { get } from "../api.js";
+import { bars, lines } from "../charts.js";
+import { cardBody, empty, failed, fill, h, loading, section } from "../dom.js";
+import { addDays, duration, int, num, pct } from "../format.js";
+import { routeHash, setParams } from "../router.js";
+
+const BUCKETS = { "5min": "5 minutes", "15min": "15 minutes", "30min": "30 minutes",
+  hour: "hour", day: "day" };
+const PERIODS = { day: "day", week: "week", month: "month" };
+const ATTRIBUTE_SAMPLE = 1000; // entry events read to learn which attributes exist
+const MAX_ATTRIBUTE_VALUES = 50; // more distinct values than this: not offered as a grouping
+const MAX_LINES = 8; // lines in one chart: the palette's colours
+const MAX_GROUP_ROWS = 100;
+
+export async function render(root, ctx) {
+  root.append(h("h1", {}, "Analytics"), h("p", { class: "muted" },
+    "Visits are paired entry and exit events of a person; days are each camera's local days."));
+  if (!ctx.sources.length) {
+    noVisits(root.appendChild(h("div", { id: "analytics-empty" })), "No events yet.");
+    return;
+  }
+  const view = viewOf(ctx);
+  const head = root.appendChild(h("div"));
+  loading(head);
+  let kpis;
+  let attributes;
+  try {
+    [kpis, attributes] = await Promise.all([view.get("kpis"), attributeNames(view)]);
+  } catch (error) {
+    console.warn("analytics failed:", error);
+    failed(head, error);
+    return;
+  }
+  const k = kpis.kpis;
+  if (k.complete_sessions + k.incomplete_sessions === 0) {
+    head.id = "analytics-empty";
+    noVisits(head, `No visits between ${view.from} and ${view.to}${view.source
+      ? ` at ${view.source}` : ""}.`);
+    return;
+  }
+  fill(head, controls(view, attributes));
+  const tiles = root.appendChild(h("div", { class: "tiles", id: "kpi-tiles" }));
+  const dwell = cardBody(root, "Dwell time (complete visits)", "dwell");
+  const occupancy = cardBody(root, "Occupancy over time", "occupancy");
+  const visitors = cardBody(root, `Visitors per ${PERIODS[view.period]}: new and returning`,
+    "visitors");
+  const frequency = cardBody(root, "How often visitors came", "frequency");
+  const groups = cardBody(root, view.groupBy ? `By ${groupName(view.groupBy)}` : "Groups",
+    "groups");
+  await Promise.all([
+    section(tiles, (el) => drawTiles(el, view, kpis)),
+    section(dwell, (el) => drawDwell(el, view)),
+    section(occupancy, (el) => drawOccupancy(el, view)),
+    section(visitors, (el) => drawVisitors(el, view)),
+    section(frequency, (el) => drawFrequency(el, view)),
+    view.groupBy ? section(groups, (el) => drawGroups(el, view))
+      : fill(groups, h("p", { class: "muted", id: "groups-hint" },
+        "Pick a grouping above (camera, zone or an attribute) to compare the figures.")),
+  ]);
+}
+
+/** The empty state: what kind of events analytics needs, and how to load them. */
+function noVisits(element, message) {
+  empty(element, message,
+    "Dwell, occupancy and visitor figures need person entry and exit events (event_type ",
+    h("code", {}, "entry"), " / ", h("code", {}, "exit"), " with a ", h("code", {}, "person_id"),
+    "). Upload a camera export on the ", h("a", { href: "#/uploads" }, "Uploads"),
+    " page, or run ", h("code", {}, "vigil ingest events.csv"),
+    "; if you have them already, pick another range or source above.");
+}
+
+/** What the page shows, from the URL: range, source, grouping, bucket and period. */
+function viewOf(ctx) {
+  const { from, to } = ctx.range;
+  const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
+  const source = ctx.params.source || null;
+  const base = { from, to, camera: source };
+  const cache = new Map();
+  return {
+    from, to, days, source, base,
+    groupBy: ctx.params.group_by || null,
+    bucket: BUCKETS[ctx.params.bucket] ? ctx.params.bucket : defaultBucket(days),
+    period: PERIODS[ctx.params.period] ? ctx.params.period : "day",
+    /** GET an analytics endpoint once per render, whoever asks. */
+    get(endpoint, extra = {}) {
+      const params = { ...base, ...extra };
+      const key = `${endpoint} ${JSON.stringify(params)}`;
+      if (!cache.has(key)) cache.set(key, get(`/api/v1/analytics/${endpoint}`, params));
+      return cache.get(key);
+    },
+  };
+}
+
+function defaultBucket(days) {
+  if (days <= 2) return "15min";
+  return days <= 14 ? "hour" : "day";
+}
+
+/** Attribute names found on the range's entry events (a sample), with few distinct values. */
+async function attributeNames(view) {
+  const answer = await get("/api/v1/events", {
+    event_type: "entry", source: view.source, limit: ATTRIBUTE_SAMPLE,
+    from: `${addDays(view.from, -1)}T00:00:00Z`, to: `${addDays(view.to, 2)}T00:00:00Z`,
+  });
+  const values = new Map();
+  for (const event of answer.events) {
+    for (const [name, value] of Object.entries(event.attributes || {})) {
+      if (!values.has(name)) values.set(name, new Set());
+      values.get(name).add(JSON.stringify(value));
+    }
+  }
+  return [...values].filter(([, seen]) => seen.size <= MAX_ATTRIBUTE_VALUES)
+    .map(([name]) => name).sort();
+}
+
+function groupName(dimension) {
+  return dimension.startsWith("attributes.") ? dimension.slice("attributes.".length) : dimension;
+}
+
+function controls(view, attributes) {
+  const options = [["", "nothing"], ["camera", "camera"], ["zone", "zone"],
+    ...attributes.map((name) => [`attributes.${name}`, `attribute: ${name}`])];
+  if (view.groupBy && !options.some(([value]) => value === view.groupBy)) {
+    options.push([view.groupBy, groupName(view.groupBy)]);
+  }
+  const select = h("select", { id: "group-by" }, options.map(([value, text]) =>
+    h("option", { value, selected: value === (view.groupBy || "") }, text)));
+  select.addEventListener("change", () => setParams({ group_by: select.value || null }));
+  return h("div", { class: "actions", id: "analytics-controls" },
+    h("label", {}, "Group by ", select),
+    attributes.length ? null : h("span", { class: "muted", id: "no-attributes" },
+      "(the events carry no attributes such as age group or gender to group by)"));
+}
+
+function tile(key, value, shown, label, title) {
+  return h("div", { class: "tile", dataset: { kpi: key, value: String(value ?? "") }, title },
+    h("div", { class: "value" }, shown), h("div", { class: "label" }, label));
+}
+
+async function drawTiles(element, view, kpis) {
+  const visitors = await view.get("visitors", { period: "day" });
+  const k = kpis.kpis;
+  const share = visitors.unique_visitors ? visitors.repeat_visitors / visitors.unique_visitors
+    : null;
+  const s = k.sessions;
+  fill(element,
+    tile("unique_visitors", k.unique_visitors, int(k.unique_visitors), "unique visitors"),
+    tile("repeat_share", share, pct(share), "repeat visitors (came on 2+ days)",
+      `${int(visitors.repeat_visitors)} of ${int(visitors.unique_visitors)} visitors`),
+    tile("complete_sessions", k.complete_sessions, int(k.complete_sessions),
+      "visits (entry and exit)"),
+    tile("incomplete_sessions", k.incomplete_sessions, int(k.incomplete_sessions),
+      "incomplete visits", `${int(s.timed_out)} without exit, ${int(s.orphan_exit)} exits ` +
+      `without entry, ${int(s.open)} still open`),
+    tile("mean_dwell_ms", k.mean_dwell_ms, duration(k.mean_dwell_ms), "mean dwell per visit"),
+    tile("median_dwell_ms", k.median_dwell_ms, duration(k.median_dwell_ms),
+      "median dwell per visit"),
+    tile("average_dwell_per_person_ms", k.average_dwell_per_person_ms,
+      duration(k.average_dwell_per_person_ms), "dwell per visitor (all visits)"),
+    tile("events_processed", k.events_processed, int(k.events_processed), "events analysed"));
+}
+
+/** Bin labels from the histogram edges: "0–1 min", "30 min–1 h", "2–4 h", "≥ 4 h". */
+export function binLabels(edges) {
+  const HOUR = 3_600_000;
+  const MINUTE = 60_000;
+  const text = (ms) => (ms >= HOUR ? `${num(ms / HOUR)} h` : `${num(ms / MINUTE)} min`);
+  return edges.map((low, i) => {
+    if (i + 1 === edges.length) return `≥ ${text(low)}`;
+    const high = edges[i + 1];
+    if (high <= HOUR) return `${num(low / MINUTE)}–${num(high / MINUTE)} min`;
+    if (low >= HOUR) return `${num(low / HOUR)}–${num(high / HOUR)} h`;
+    return `${text(low)}–${text(high)}`;
+  });
+}
+
+async function drawDwell(element, view) {
+  const answer = await view.get("dwell");
+  const { edges_ms: edges, counts } = answer.histogram;
+  const row = answer.rows[0];
+  const total = counts.reduce((sum, n) => sum + n, 0);
+  fill(element);
+  if (!total) {
+    empty(element, "No complete visits in this range.",
+      "Dwell time needs an entry and a later exit of the same person.");
+    return;
+  }
+  const chart = element.appendChild(h("div", { id: "dwell-chart" }));
+  bars(chart, { categories: binLabels(edges), series: [{ name: "visits", values: counts }],
+    xLabel: "dwell time per visit (minutes / hours)", yLabel: "complete visits",
+    unit: "visits", label: "dwell-time histogram", format: int });
+  if (row) {
+    element.append(h("p", { class: "muted", id: "dwell-stats" },
+      `${int(row.complete)} complete visits: mean ${duration(row.mean_ms)}, median `,
+      `${duration(row.median_ms)}, 90 % under ${duration(row.p90_ms)}, longest `,
+      `${duration(row.max_ms)}.`));
+  }
+}
+
+/** "Apr 5" or "Apr 5 14:00" in the answer's zone, short enough for the x axis. */
+function bucketLabel(iso, bucket, timeZone) {
+  const options = { timeZone, month: "short", day: "numeric" };
+  if (bucket !== "day") Object.assign(options, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso)).replace(",", "");
+}
+
+function keyText(key, dimension) {
+  const value = key[dimension];
+  return value === null || value === undefined || value === "" ? "(none)" : String(value);
+}
+
+async function drawOccupancy(element, view) {
+  const params = { bucket: view.bucket };
+  if (view.groupBy) params.group_by = view.groupBy;
+  const answer = await view.get("occupancy", params);
+  const select = h("select", { id: "occupancy-bucket" }, Object.entries(BUCKETS).map(
+    ([value, text]) => h("option", { value, selected: value === view.bucket }, text)));
+  select.addEventListener("change", () => setParams({ bucket: select.value }));
+  const zone = answer.timezone;
+  fill(element, h("div", { class: "actions" }, h("label", {}, "Bucket ", select)));
+  const overall = answer.series.find((s) => !Object.keys(s.key).length) || answer.series[0];
+  if (!overall || !overall.x.length) {
+    empty(element, "No occupancy in this range.", "Occupancy needs complete visits.");
+    return;
+  }
+  const every = BUCKETS[view.bucket];
+  let series;
+  if (view.groupBy) {
+    const groups = answer.series.filter((s) => Object.keys(s.key).length)
+      .map((s) => ({ name: keyText(s.key, view.groupBy), values: s.max,
+        peak: Math.max(0, ...s.max) }))
+      .sort((a, b) => b.peak - a.peak);
+    series = [{ name: "all", values: overall.max }, ...groups.slice(0, MAX_LINES - 1)];
+    if (groups.length > MAX_LINES - 1) {
+      element.append(h("p", { class: "muted" }, `The ${MAX_LINES - 1} groups with the highest `,
+        `peaks of ${groups.length} are drawn; the table below has them all.`));
+    }
+  } else {
+    series = [{ name: `peak (most people at once in the ${every})`, values: overall.max },
+      { name: "mean (time-weighted)", values: overall.mean, dashed: true }];
+  }
+  const chart = element.appendChild(h("div", { id: "occupancy-chart",
+    dataset: { bucket: view.bucket, timezone: zone, series: String(series.length) } }));
+  lines(chart, { x: overall.x.map((iso) => bucketLabel(iso, view.bucket, zone)), series,
+    xLabel: `start of each ${every} (local time, ${zone})`,
+    yLabel: view.groupBy ? `people present (peak per ${every})` : "people present",
+    unit: "people", label: "occupancy over time", format: num });
+  const out = answer.sessions_left_out || {};
+  const left = (out.timed_out || 0) + (out.orphan_exit || 0);
+  element.append(h("p", { class: "muted" }, `Times in ${zone}`,
+    view.source ? ` (the local time of ${view.source})` : zone === "UTC"
+      ? " (the cameras are in different zones; pick one source for its local time)" : "",
+    left ? `. Left out: ${int(out.timed_out || 0)} visits without an exit and `
+      + `${int(out.orphan_exit || 0)} exits without an entry.` : "."));
+}
+
+function periodLabel(period, kind) {
+  const date = new Date(`${period}T00:00:00Z`);
+  if (kind === "month") {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", month: "short", year: "numeric" })
+      .format(date);
+  }
+  const text = new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", weekday: kind === "day"
+    ? "short" : undefined, month: "short", day: "numeric" }).format(date).replace(",", "");
+  return kind === "week" ? `week of ${text}` : text;
+}
+
+async function drawVisitors(element, view) {
+  const answer = await view.get("visitors", { period: view.period });
+  const select = h("select", { id: "visitors-period" }, Object.entries(PERIODS).map(
+    ([value, text]) => h("option", { value, selected: value === view.period }, text)));
+  select.addEventListener("change", () => setParams({ period: select.value }));
+  fill(element, h("div", { class: "actions" }, h("label", {}, "Per ", select)));
+  const periods = answer.periods;
+  if (!periods.length) {
+    empty(element, "No visitors in this range.");
+    return;
+  }
+  const chart = element.appendChild(h("div", { id: "visitors-chart" }));
+  bars(chart, {
+    categories: periods.map((p) => periodLabel(p.period, view.period)),
+    series: [{ name: "new visitors (first visit)", values: periods.map((p) => p.new_visitors) },
+      { name: "returning visitors", values: periods.map((p) => p.returning_visitors) }],
+    stacked: true, unit: "visitors", format: int, label: "new and returning visitors",
+    xLabel: view.period === "day" ? "day (each camera's local date)"
+      : `${view.period} (local dates${view.period === "week" ? ", weeks start on Monday" : ""})`,
+    yLabel: `visitors per ${view.period}`,
+  });
+  element.append(h("p", { class: "muted", id: "repeat-share" },
+    `${int(answer.repeat_visitors)} of ${int(answer.unique_visitors)} unique visitors came on `,
+    `more than one day (${pct(answer.unique_visitors
+      ? answer.repeat_visitors / answer.unique_visitors : null)}).`));
+}
+
+async function drawFrequency(element, view) {
+  const answer = await view.get("visitors", { period: view.period });
+  const rows = answer.frequency;
+  if (!rows.length) {
+    empty(element, "No visitors in this range.");
+    return;
+  }
+  fill(element);
+  bars(element.appendChild(h("div", { id: "frequency-chart" })), {
+    categories: rows.map((row) => String(row.visit_days)),
+    series: [{ name: "visitors", values: rows.map((row) => row.persons) }],
+    xLabel: "days with a visit in the range", yLabel: "visitors (people)", unit: "visitors",
+    format: int, label: "visit frequency", height: 200 });
+}
+
+async function drawGroups(element, view) {
+  const dim = view.groupBy;
+  const params = { group_by: dim };
+  const [kpis, dwell, visitors] = await Promise.all([view.get("kpis", params),
+    view.get("dwell", { ...params, limit: MAX_GROUP_ROWS }), view.get("visitors", params)]);
+  const keyOf = (row) => JSON.stringify(row[dim] ?? null);
+  const p90 = new Map(dwell.rows.map((row) => [keyOf(row), row.p90_ms]));
+  const repeat = new Map(visitors.groups.map((row) => [keyOf(row), row]));
+  const rows = (kpis.groups || []).slice()
+    .sort((a, b) => b.unique_visitors - a.unique_visitors).slice(0, MAX_GROUP_ROWS);
+  if (!rows.length) {
+    empty(element, `No visits to group by ${groupName(dim)}.`);
+    return;
+  }
+  const filterLink = (row) => {
+    if (dim === "camera" && row.camera) {
+      return h("a", { href: routeHash("analytics", null, { from: view.from, to: view.to,
+        source: row.camera }) }, row.camera);
+    }
+    return keyText(row, dim);
+  };
+  fill(element, h("table", { id: "groups-table", dataset: { groupBy: dim } },
+    h("thead", {}, h("tr", {}, h("th", {}, groupName(dim)),
+      ["unique visitors", "repeat visitors", "visits", "incomplete", "mean dwell",
+        "median dwell", "90 % under", "total dwell"].map((t) => h("th", { class: "num" }, t)))),
+    h("tbody", {}, rows.map((row) => {
+      const rep = repeat.get(keyOf(row));
+      return h("tr", { dataset: { group: keyText(row, dim) } },
+        h("td", {}, filterLink(row)),
+        h("td", { class: "num", dataset: { col: "unique_visitors" } }, int(row.unique_visitors)),
+        h("td", { class: "num" }, rep ? `${int(rep.repeat_visitors)} (${pct(rep.unique_visitors
+          ? rep.repeat_visitors / rep.unique_visitors : null)})` : "–"),
+        h("td", { class: "num", dataset: { col: "complete_sessions" } }, int(row.complete_sessions)),
+        h("td", { class: "num" }, int(row.incomplete_sessions)),
+        h("td", { class: "num" }, duration(row.mean_dwell_ms)),
+        h("td", { class: "num" }, duration(row.median_dwell_ms)),
+        h("td", { class: "num" }, duration(p90.get(keyOf(row)))),
+        h("td", { class: "num" }, duration(row.total_dwell_ms)));
+    }))),
+  kpis.groups.length > rows.length ? h("p", { class: "muted" },
+    `The ${rows.length} largest of ${kpis.groups.length} groups.`) : null);
 }
