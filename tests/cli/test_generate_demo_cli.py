@@ -52,6 +52,7 @@ def test_demo_ingests_and_sets_zones(vigil: Invoke, workdir: Path) -> None:
         hourly = store.hourly_counts()
         rebuilt = store.hourly_counts_from_events()
         assert hourly.equals(rebuilt)
+        assert sum(store.count_anomalies().values()) > 0, "the demo injects anomalies"
     finally:
         store.close()
     # local hours follow each camera's zone: compare with the ground truth
