@@ -139,3 +139,29 @@ def test_new_events_show_at_once(client: TestClient) -> None:
     assert activity(client, "drive", **window)["total"] == 1
     post(client, [event("drive", ts="2026-03-22T11:00:00Z")])
     assert activity(client, "drive", **window)["total"] == 2  # the cache followed the commit
+
+
+def test_one_day_of_every_source_equals_each_sources_own_answer(client: TestClient) -> None:
+    berlin_camera(client, "porch")
+    days = ["2026-03-03", "2026-03-10", "2026-03-17", "2026-03-24"]
+    post(client, [event("porch", ts=f"{day}T{hour:02d}:15:00Z", event_id=f"p{day}{hour}")
+                  for n, day in enumerate(days) for hour in range(8, 10 + n)])
+    post(client, [event("gate", ts="2026-03-24T12:00:00Z", event_id="g1")])
+    response = client.get("/api/v1/activity", params={"date": "2026-03-24", "weeks": 3})
+    assert response.status_code == 200, response.text
+    listed = {s["source_id"]: s for s in response.json()["sources"]}
+    assert set(listed) == {"porch", "gate"}
+    for source, found in listed.items():
+        own = activity(client, source, **{"from": "2026-03-24", "to": "2026-03-24",
+                                          "weeks": 3})["points"][0]
+        assert found["date"] == "2026-03-24"
+        assert {k: found[k] for k in ("count", "expected", "low", "high", "weeks_seen")} == {
+            k: own[k] for k in ("count", "expected", "low", "high", "weeks_seen")}
+    assert listed["porch"]["count"] == 5 and listed["porch"]["weeks_seen"] == 3
+    assert listed["porch"]["expected"] == 3.0
+
+
+def test_one_day_of_every_source_rejects_a_bad_date(client: TestClient) -> None:
+    response = client.get("/api/v1/activity", params={"date": "24/03/2026"})
+    assert response.status_code == 422
+    assert response.json()["field"] == "date"

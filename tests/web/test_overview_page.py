@@ -16,8 +16,9 @@ def test_overview_lists_every_source_with_its_numbers(page: Page, live: LiveServ
     assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.source)")) == sorted(
         s["source_id"] for s in sources)
     source = sources[0]["source_id"]
-    activity = live.get(f"/api/v1/cameras/{source}/activity?bucket=day")
-    today = activity["points"][-1]
+    today = {s["source_id"]: s for s in live.get("/api/v1/activity")["sources"]}[source]
+    own = live.get(f"/api/v1/cameras/{source}/activity?bucket=day")["points"][-1]
+    assert (today["count"], today["expected"]) == (own["count"], own["expected"])
     row = page.locator(f"#sources-table tr[data-source='{source}'] td")
     assert row.nth(2).inner_text() == f"{today['count']:,}"
     expected = row.nth(3).inner_text()

@@ -4,6 +4,7 @@ expect (see :mod:`vigil.baseline.activity` for its definition)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -107,4 +108,64 @@ def source_activity(
         return _body(source_id, timezone, bucket, first, last, weeks, activity)
 
     key = f"activity:{source_id}|{timezone}|{first}|{last}|{bucket}|{weeks}"
+    return state.cache.get_or_compute(key, compute, state.settings.cache_ttl_seconds)
+
+
+_TODAY_TOTALS = (f"SELECT source_id, local_date, local_hour, "
+                 f"CAST(sum(event_count) AS BIGINT) AS events FROM hourly_counts "
+                 f"WHERE label = '{ALL_LABELS}' AND local_date BETWEEN ? AND ? "
+                 f"GROUP BY source_id, local_date, local_hour")
+_FIRST_DAYS = (f"SELECT source_id, min(local_date) AS first_day FROM hourly_counts "
+               f"WHERE label = '{ALL_LABELS}' GROUP BY source_id")
+
+
+def _rows_by_source(store: Store, start: dt.date, end: dt.date
+                    ) -> dict[str, list[tuple[Any, ...]]]:
+    """The all-labels hourly totals of local days ``start``-``end``, per source, in the
+    ``(local_date, local_hour, label, events)`` form of :func:`compute_activity`."""
+    table = store.read_analytics(_TODAY_TOTALS, [start, end])
+    grouped: dict[str, list[tuple[Any, ...]]] = {}
+    columns = [table.column(name).to_pylist()
+               for name in ("source_id", "local_date", "local_hour", "events")]
+    for source_id, local_date, local_hour, events in zip(*columns, strict=True):
+        grouped.setdefault(source_id, []).append((local_date, local_hour, ALL_LABELS, events))
+    return grouped
+
+
+@router.get("/activity", dependencies=[Depends(require("read"))])
+def activity_today(
+    day: str | None = Query(None, alias="date", description="local day of every source "
+                            "(default: today in each source's own zone)"),
+    weeks: int = Query(4, ge=1, le=52, description="previous weeks the expectation uses"),
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """One local day of every source in one answer (the overview's "today against
+    expected"): its events and the expected value and band, as in ``/cameras/{id}/activity``."""
+    given = _local_date(day, "date")
+    now = dt.datetime.now(dt.UTC)  # the edge: one clock read per request
+    zones = state.store.source_timezones()
+    days = {source: given or now.astimezone(ZoneInfo(zone)).date()
+            for source, zone in zones.items()}
+
+    def compute() -> dict[str, Any]:
+        if not days:
+            return {"weeks": weeks, "sources": []}
+        first, last = min(days.values()), max(days.values())
+        rows = _rows_by_source(state.store, history_start(first, weeks), last)
+        first_days = dict(zip(*(state.store.read_analytics(_FIRST_DAYS).column(name)
+                                .to_pylist() for name in ("source_id", "first_day")),
+                              strict=True))
+        listed = []
+        for source, zone in sorted(zones.items()):
+            local_day = days[source]
+            found = compute_activity(rows.get(source, []), zone, local_day, local_day, "day",
+                                     weeks, first_days.get(source))
+            point = found.points[0]
+            listed.append({"source_id": source, "timezone": zone, "date": local_day.isoformat(),
+                           "count": point.count, "expected": point.expected, "low": point.low,
+                           "high": point.high, "weeks_seen": point.weeks_seen})
+        return {"weeks": weeks, "sources": listed}
+
+    chosen = hashlib.sha1(repr(sorted(days.items())).encode(), usedforsecurity=False)
+    key = f"activity-day:{chosen.hexdigest()}|{weeks}"
     return state.cache.get_or_compute(key, compute, state.settings.cache_ttl_seconds)

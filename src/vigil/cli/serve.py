@@ -70,7 +70,8 @@ def serve_command(
     bind, listen = host or settings.host, port or settings.port
     check_exposure(settings, bind, insecure)
     err_console.print(f"Vigil serving {shown_url(settings.db)} on http://{bind}:{listen} "
-                      f"with {workers} worker(s) (API docs: http://{bind}:{listen}/docs)")
+                      f"with {workers} worker(s) (dashboard: http://{bind}:{listen}/, API docs: "
+                      f"http://{bind}:{listen}/docs)")
     if settings.mqtt_url:
         err_console.print(f"ingesting MQTT from {settings.mqtt_url}")
     run_server(settings, bind, listen, workers)

@@ -26,12 +26,12 @@ export async function render(root, ctx) {
 }
 
 async function drawSources(element, ctx, tiles) {
-  const [baselines, open, activities] = await Promise.all([
+  const [baselines, open, today] = await Promise.all([
     get("/api/v1/baselines"),
     get("/api/v1/anomalies", { status: "open", limit: OPEN_PAGE }),
-    Promise.all(ctx.sources.map((s) => get(
-      `/api/v1/cameras/${encodeURIComponent(s.source_id)}/activity`, { bucket: "day" }))),
+    get("/api/v1/activity"),
   ]);
+  const todayBySource = Object.fromEntries(today.sources.map((s) => [s.source_id, s]));
   const status = Object.fromEntries(baselines.baselines.map((b) => [b.source_id, b.status]));
   const openBySource = {};
   for (const anomaly of open.anomalies) {
@@ -45,15 +45,15 @@ async function drawSources(element, ctx, tiles) {
     tile(int(total), "events stored"),
     tile(`${int(open.anomalies.length)}${more}`, "open anomalies", "#/anomalies?status=open"),
     tile(ago(newest, ctx.now), "last event"));
-  const rows = ctx.sources.map((source, index) => {
-    const today = activities[index].points[activities[index].points.length - 1];
+  const rows = ctx.sources.map((source) => {
+    const day = todayBySource[source.source_id];
     return h("tr", { "data-source": source.source_id },
       h("td", {}, h("a", { href: routeHash("camera", source.source_id, {}) }, source.source_id),
         source.area ? h("div", { class: "muted" }, source.area) : null),
       h("td", {}, h("span", { class: `badge ${status[source.source_id] || "learning"}` },
         status[source.source_id] || "learning")),
-      h("td", { class: "num" }, int(today ? today.count : 0)),
-      h("td", { class: "num" }, expectedText(today)),
+      h("td", { class: "num" }, int(day ? day.count : 0)),
+      h("td", { class: "num" }, expectedText(day)),
       h("td", { class: "num" }, openBySource[source.source_id]
         ? h("a", { href: routeHash("anomalies", null, { source: source.source_id, status: "open" }) },
           int(openBySource[source.source_id]))
