@@ -27,15 +27,18 @@ const SKIP_PAGES = 20;
 export async function render(root, ctx) {
   root.append(h("h1", {}, "Anomalies"));
   const filters = pageFilters(ctx.params);
-  root.append(filterBar(filters), h("p", { class: "muted", id: "anomaly-period" },
-    `${ctx.range.from} to ${ctx.range.to}, in each source's own local days`,
-    ctx.params.source ? ` · source ${ctx.params.source}` : " · all sources", "."));
+  root.append(h("p", { class: "muted", id: "anomaly-period", style: "margin:-8px 0 12px" },
+    `${ctx.range.from} to ${ctx.range.to} (each source's local days)`,
+    ctx.params.source ? ` · source ${ctx.params.source}` : " · all sources"),
+  filterBar(filters),
+  h("p", { class: "muted", style: "margin:0 0 6px" },
+    "All anomalies by status (every source, all time); choose one to filter the list:"));
   const tiles = root.appendChild(h("div", { class: "tiles", id: "anomaly-counts" }));
   const list = cardBody(root, "Anomalies, newest first", "anomaly-list");
   const chart = cardBody(root, "Anomalies per day by severity", "anomaly-chart");
   if (filters.problem) {
-    failed(list, new ApiError(400, filters.problem.message, filters.problem.field));
-    fill(chart);
+    failed(list, new ApiError(null, filters.problem.message, filters.problem.field));
+    fill(chart, h("p", { class: "muted" }, "Fix the filter to see the chart."));
     return;
   }
   if (!ctx.sources.length) {
@@ -43,7 +46,7 @@ export async function render(root, ctx) {
       "Run ", h("code", {}, "vigil ingest events.csv"), " or POST to ",
       h("code", {}, "/api/v1/events"), "; anomalies are scored as events arrive, once a ",
       "source has a few weeks of history.");
-    fill(chart);
+    fill(chart, h("p", { class: "muted" }, "Nothing to chart yet."));
     return;
   }
   const query = apiQuery(ctx, filters);
@@ -83,18 +86,20 @@ function filterBar(filters) {
   };
   const any = filters.type || filters.severity || filters.status;
   return h("div", { class: "card", id: "anomaly-filters",
-    style: "display:flex;gap:16px;flex-wrap:wrap;align-items:center;padding:10px 16px" },
+    style: "display:flex;gap:16px;flex-wrap:wrap;align-items:center;padding:10px 16px;"
+      + "margin-bottom:12px" },
   choose("filter-type", "type", "Type", "All types", TYPES),
   choose("filter-severity", "severity", "Severity at least", "Any severity",
     Object.fromEntries(SEVERITIES.map((s) => [s, s]))),
   choose("filter-status", "status", "Status", "All statuses", STATUSES),
   any ? h("button", { type: "button", class: "secondary", id: "clear-filters",
+    style: "padding:2px 10px",
     onclick: () => setParams({ type: null, severity: null, status: null }) },
   "Clear type, severity and status") : null);
 }
 
 /** An instant as a Date: ``isoDay`` 00:00 local time in ``timeZone`` (DST included). */
-export function localMidnight(isoDay, timeZone) {
+function localMidnight(isoDay, timeZone) {
   const wall = Date.parse(`${isoDay}T00:00:00Z`);
   const first = wall - zoneOffset(wall, timeZone);
   return new Date(wall - zoneOffset(first, timeZone));
@@ -135,18 +140,23 @@ function apiQuery(ctx, filters) {
   return { params, keep, zones };
 }
 
-/** The next anomalies to show: pages until one has a row to keep (or none is left). */
+/** The next ``limit`` anomalies to show (pages are fetched until they are found). */
 async function fetchRows(query, limit, beforeId) {
+  const rows = [];
   let before = beforeId;
   let counts = null;
   for (let page = 0; page < SKIP_PAGES; page += 1) {
     const answer = await get("/api/v1/anomalies", { ...query.params, limit, before_id: before });
     counts = counts || answer.counts;
-    const rows = answer.anomalies.filter(query.keep);
+    rows.push(...answer.anomalies.filter(query.keep));
     before = answer.next_before_id;
-    if (rows.length || before === null) return { rows, next: before, counts };
+    if (rows.length >= limit || before === null) break;
   }
-  return { rows: [], next: before, counts };
+  if (rows.length > limit) {
+    rows.length = limit;
+    before = rows[limit - 1].anomaly_id;
+  }
+  return { rows, next: before, counts };
 }
 
 async function drawList(element, tiles, ctx, filters, query) {
@@ -208,7 +218,7 @@ function drawCounts(tiles, counts, active, params) {
   }, h("div", { class: "value" }, int(status ? counts[status] || 0 : total)),
   h("div", { class: "label" }, label));
   fill(tiles,
-    tile(null, "anomalies in all (every source, all time)"),
+    tile(null, "in all"),
     Object.entries(STATUSES).map(([status, text]) => tile(status, text)));
 }
 
@@ -251,6 +261,7 @@ function anomalyRow(anomaly, zones, changed) {
   h("td", {}, h("p", { class: "explanation" }, anomaly.explanation)),
   h("td", {}, h("div", { class: "actions" }, ACTIONS.filter((a) => a.from.includes(anomaly.status))
     .map((action) => h("button", { type: "button", class: "secondary", "data-action": action.path,
+      style: "padding:2px 8px;font-size:13px",
       onclick: () => act(row, anomaly, action, message, zones, changed) }, action.title))),
   message));
   return row;
@@ -293,13 +304,15 @@ async function drawChart(element, ctx, query) {
   const days = [];
   for (let day = ctx.range.from; day <= ctx.range.to; day = addDays(day, 1)) days.push(day);
   const index = Object.fromEntries(days.map((d, i) => [d, i]));
-  const series = SEVERITIES.map((severity) => ({ name: severity, color: SEVERITY_COLOURS[severity],
+  const shown = SEVERITIES.slice(Math.max(0, SEVERITIES.indexOf(query.params.severity)));
+  const series = shown.map((severity) => ({ name: severity, color: SEVERITY_COLOURS[severity],
     values: days.map(() => 0) }));
   let counted = 0;
   for (const anomaly of found) {
     const i = index[anomaly.local_date];
-    if (i === undefined) continue;
-    series[SEVERITIES.indexOf(anomaly.severity)].values[i] += 1;
+    const k = shown.indexOf(anomaly.severity);
+    if (i === undefined || k < 0) continue;
+    series[k].values[i] += 1;
     counted += 1;
   }
   if (!counted) {
@@ -309,7 +322,8 @@ async function drawChart(element, ctx, query) {
   fill(element);
   bars(element, { categories: days.map((d) => d.slice(5)), series, stacked: true,
     xLabel: "day the anomaly began (source's local date, MM-DD)", yLabel: "anomalies per day",
-    unit: "anomalies", label: "anomalies per day by severity", height: 220 });
+    unit: "anomalies", label: "anomalies per day by severity", height: 220,
+    format: (value) => (Number.isInteger(value) ? int(value) : "") });
   if (before !== null) {
     element.append(h("p", { class: "scale-note" },
       `The newest ${int(found.length)} anomalies of the period are charted.`));
