@@ -46,9 +46,11 @@ export async function render(root, ctx) {
   fill(head, controls(view, attributes));
   const tiles = root.appendChild(h("div", { class: "tiles", id: "kpi-tiles" }));
   const dwell = cardBody(root, "Dwell time (complete visits)", "dwell");
-  const occupancy = cardBody(root, "Occupancy over time", "occupancy");
-  const visitors = cardBody(root, `Visitors per ${PERIODS[view.period]}: new and returning`,
-    "visitors");
+  const occupancy = withChoice(cardBody(root, "Occupancy over time", "occupancy"),
+    "Bucket ", "occupancy-bucket", BUCKETS, view.bucket, "bucket");
+  const visitors = withChoice(cardBody(root,
+    `Visitors per ${PERIODS[view.period]}: new and returning`, "visitors"),
+  "Per ", "visitors-period", PERIODS, view.period, "period");
   const frequency = cardBody(root, "How often visitors came", "frequency");
   const groups = cardBody(root, view.groupBy ? `By ${groupName(view.groupBy)}` : "Groups",
     "groups");
@@ -131,10 +133,21 @@ function controls(view, attributes) {
   const select = h("select", { id: "group-by" }, options.map(([value, text]) =>
     h("option", { value, selected: value === (view.groupBy || "") }, text)));
   select.addEventListener("change", () => setParams({ group_by: select.value || null }));
-  return h("div", { class: "actions", id: "analytics-controls" },
+  return h("div", { class: "actions", id: "analytics-controls",
+    style: "margin-bottom: 12px; align-items: center" },
     h("label", {}, "Group by ", select),
-    attributes.length ? null : h("span", { class: "muted", id: "no-attributes" },
-      "(the events carry no attributes such as age group or gender to group by)"));
+    h("span", { class: "muted" }, "splits the occupancy chart and the table at the bottom",
+      attributes.length ? "" : h("span", { id: "no-attributes" },
+        " (the events carry no attributes, such as age group or gender, to group by)")));
+}
+
+/** A page filter (a select kept in the URL as ``param``) above a card's content. */
+function withChoice(body, label, id, choices, chosen, param) {
+  const select = h("select", { id }, Object.entries(choices).map(
+    ([value, text]) => h("option", { value, selected: value === chosen }, text)));
+  select.addEventListener("change", () => setParams({ [param]: select.value }));
+  body.append(h("div", { class: "actions" }, h("label", {}, label, select)));
+  return body.appendChild(h("div"));
 }
 
 function tile(key, value, shown, label, title) {
@@ -160,8 +173,6 @@ async function drawTiles(element, view, kpis) {
     tile("mean_dwell_ms", k.mean_dwell_ms, duration(k.mean_dwell_ms), "mean dwell per visit"),
     tile("median_dwell_ms", k.median_dwell_ms, duration(k.median_dwell_ms),
       "median dwell per visit"),
-    tile("average_dwell_per_person_ms", k.average_dwell_per_person_ms,
-      duration(k.average_dwell_per_person_ms), "dwell per visitor (all visits)"),
     tile("events_processed", k.events_processed, int(k.events_processed), "events analysed"));
 }
 
@@ -180,7 +191,7 @@ export function binLabels(edges) {
 }
 
 async function drawDwell(element, view) {
-  const answer = await view.get("dwell");
+  const [answer, kpis] = await Promise.all([view.get("dwell"), view.get("kpis")]);
   const { edges_ms: edges, counts } = answer.histogram;
   const row = answer.rows[0];
   const total = counts.reduce((sum, n) => sum + n, 0);
@@ -198,15 +209,70 @@ async function drawDwell(element, view) {
     element.append(h("p", { class: "muted", id: "dwell-stats" },
       `${int(row.complete)} complete visits: mean ${duration(row.mean_ms)}, median `,
       `${duration(row.median_ms)}, 90 % under ${duration(row.p90_ms)}, longest `,
-      `${duration(row.max_ms)}.`));
+      `${duration(row.max_ms)}; all visits of one visitor add up to `,
+      `${duration(kpis.kpis.average_dwell_per_person_ms)} on average.`));
   }
 }
 
 /** "Apr 5" or "Apr 5 14:00" in the answer's zone, short enough for the x axis. */
 function bucketLabel(iso, bucket, timeZone) {
   const options = { timeZone, month: "short", day: "numeric" };
-  if (bucket !== "day") Object.assign(options, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  if (bucket !== "day") {
+    Object.assign(options, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
   return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso)).replace(",", "");
+}
+
+function zoneText(zone, view) {
+  return zone === "UTC" && !view.source ? "UTC" : `local time, ${zone}`;
+}
+
+/** Local hour and minute of an instant in ``timeZone``, and its day label ("Sun 5 Apr"). */
+function localParts(iso, timeZone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit",
+    minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return { hour: Number(parts.hour), minute: Number(parts.minute),
+    day: `${parts.weekday} ${parts.day} ${parts.month}` };
+}
+
+/** Indices to label: whole hours every 1, 2, 3, 6 or 12 hours, else every nth midnight. */
+function calendarIndices(parts, most = 10) {
+  const hours = parts.map((p, i) => [p, i]).filter(([p]) => p.minute === 0);
+  for (const step of [1, 2, 3, 6, 12]) {
+    const chosen = hours.filter(([p]) => p.hour % step === 0);
+    if (chosen.length <= most) return chosen;
+  }
+  const midnights = hours.filter(([p]) => p.hour === 0);
+  const every = Math.ceil(midnights.length / most);
+  return midnights.filter((_, k) => k % every === 0);
+}
+
+/**
+ * Put the x labels of a sub-day occupancy chart on calendar boundaries: local midnights
+ * ("Sun 5 Apr") and whole hours between them ("06:00").
+ */
+function calendarTicks(svg, instants, timeZone) {
+  const old = [...svg.querySelectorAll('text.tick[text-anchor="middle"]')];
+  const points = [...svg.querySelectorAll("circle.point")].slice(0, instants.length);
+  if (!old.length || points.length !== instants.length) return;
+  const y = old[0].getAttribute("y");
+  old.forEach((label) => label.remove());
+  const parts = instants.map((iso) => localParts(iso, timeZone));
+  for (const [p, i] of calendarIndices(parts)) {
+    const label = document.createElementNS(svg.namespaceURI, "text");
+    for (const [name, value] of Object.entries({ x: points[i].getAttribute("cx"), y,
+      class: "tick", "text-anchor": "middle" })) label.setAttribute(name, value);
+    label.textContent = p.hour === 0 ? p.day : `${String(p.hour).padStart(2, "0")}:00`;
+    svg.append(label);
+  }
+}
+
+/** Attribute values in their natural order ("0-17" before "18-24"), "(none)" last. */
+function byValue(a, b) {
+  if (a === "(none)" || b === "(none)") return Number(a === "(none)") - Number(b === "(none)");
+  return a.localeCompare(b, "en", { numeric: true });
 }
 
 function keyText(key, dimension) {
@@ -218,11 +284,8 @@ async function drawOccupancy(element, view) {
   const params = { bucket: view.bucket };
   if (view.groupBy) params.group_by = view.groupBy;
   const answer = await view.get("occupancy", params);
-  const select = h("select", { id: "occupancy-bucket" }, Object.entries(BUCKETS).map(
-    ([value, text]) => h("option", { value, selected: value === view.bucket }, text)));
-  select.addEventListener("change", () => setParams({ bucket: select.value }));
   const zone = answer.timezone;
-  fill(element, h("div", { class: "actions" }, h("label", {}, "Bucket ", select)));
+  fill(element);
   const overall = answer.series.find((s) => !Object.keys(s.key).length) || answer.series[0];
   if (!overall || !overall.x.length) {
     empty(element, "No occupancy in this range.", "Occupancy needs complete visits.");
@@ -235,7 +298,9 @@ async function drawOccupancy(element, view) {
       .map((s) => ({ name: keyText(s.key, view.groupBy), values: s.max,
         peak: Math.max(0, ...s.max) }))
       .sort((a, b) => b.peak - a.peak);
-    series = [{ name: "all", values: overall.max }, ...groups.slice(0, MAX_LINES - 1)];
+    const drawn = groups.slice(0, MAX_LINES - 1);
+    if (view.groupBy.startsWith("attributes.")) drawn.sort((a, b) => byValue(a.name, b.name));
+    series = [{ name: "all", values: overall.max }, ...drawn];
     if (groups.length > MAX_LINES - 1) {
       element.append(h("p", { class: "muted" }, `The ${MAX_LINES - 1} groups with the highest `,
         `peaks of ${groups.length} are drawn; the table below has them all.`));
@@ -246,10 +311,11 @@ async function drawOccupancy(element, view) {
   }
   const chart = element.appendChild(h("div", { id: "occupancy-chart",
     dataset: { bucket: view.bucket, timezone: zone, series: String(series.length) } }));
-  lines(chart, { x: overall.x.map((iso) => bucketLabel(iso, view.bucket, zone)), series,
-    xLabel: `start of each ${every} (local time, ${zone})`,
+  const svg = lines(chart, { x: overall.x.map((iso) => bucketLabel(iso, view.bucket, zone)),
+    series, xLabel: `start of each ${every} (${zoneText(zone, view)})`,
     yLabel: view.groupBy ? `people present (peak per ${every})` : "people present",
     unit: "people", label: "occupancy over time", format: num });
+  if (view.bucket !== "day") calendarTicks(svg, overall.x, zone);
   const out = answer.sessions_left_out || {};
   const left = (out.timed_out || 0) + (out.orphan_exit || 0);
   element.append(h("p", { class: "muted" }, `Times in ${zone}`,
@@ -259,7 +325,21 @@ async function drawOccupancy(element, view) {
       + `${int(out.orphan_exit || 0)} exits without an entry.` : "."));
 }
 
-function periodLabel(period, kind) {
+/** The first day after a period that starts on ``period`` (a week or a month). */
+function periodEnd(period, kind) {
+  if (kind === "day") return addDays(period, 1);
+  if (kind === "week") return addDays(period, 7);
+  const date = new Date(`${period}T00:00:00Z`);
+  date.setUTCMonth(date.getUTCMonth() + 1);
+  return date.toISOString().slice(0, 10);
+}
+
+function periodLabel(period, kind, view) {
+  const partial = period < view.from || periodEnd(period, kind) > addDays(view.to, 1);
+  return `${periodText(period, kind)}${partial ? " (part)" : ""}`;
+}
+
+function periodText(period, kind) {
   const date = new Date(`${period}T00:00:00Z`);
   if (kind === "month") {
     return new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", month: "short", year: "numeric" })
@@ -272,10 +352,7 @@ function periodLabel(period, kind) {
 
 async function drawVisitors(element, view) {
   const answer = await view.get("visitors", { period: view.period });
-  const select = h("select", { id: "visitors-period" }, Object.entries(PERIODS).map(
-    ([value, text]) => h("option", { value, selected: value === view.period }, text)));
-  select.addEventListener("change", () => setParams({ period: select.value }));
-  fill(element, h("div", { class: "actions" }, h("label", {}, "Per ", select)));
+  fill(element);
   const periods = answer.periods;
   if (!periods.length) {
     empty(element, "No visitors in this range.");
@@ -283,7 +360,7 @@ async function drawVisitors(element, view) {
   }
   const chart = element.appendChild(h("div", { id: "visitors-chart" }));
   bars(chart, {
-    categories: periods.map((p) => periodLabel(p.period, view.period)),
+    categories: periods.map((p) => periodLabel(p.period, view.period, view)),
     series: [{ name: "new visitors (first visit)", values: periods.map((p) => p.new_visitors) },
       { name: "returning visitors", values: periods.map((p) => p.returning_visitors) }],
     stacked: true, unit: "visitors", format: int, label: "new and returning visitors",
@@ -322,6 +399,9 @@ async function drawGroups(element, view) {
   const repeat = new Map(visitors.groups.map((row) => [keyOf(row), row]));
   const rows = (kpis.groups || []).slice()
     .sort((a, b) => b.unique_visitors - a.unique_visitors).slice(0, MAX_GROUP_ROWS);
+  if (dim.startsWith("attributes.")) {
+    rows.sort((a, b) => byValue(keyText(a, dim), keyText(b, dim)));
+  }
   if (!rows.length) {
     empty(element, `No visits to group by ${groupName(dim)}.`);
     return;
@@ -344,7 +424,8 @@ async function drawGroups(element, view) {
         h("td", { class: "num", dataset: { col: "unique_visitors" } }, int(row.unique_visitors)),
         h("td", { class: "num" }, rep ? `${int(rep.repeat_visitors)} (${pct(rep.unique_visitors
           ? rep.repeat_visitors / rep.unique_visitors : null)})` : "–"),
-        h("td", { class: "num", dataset: { col: "complete_sessions" } }, int(row.complete_sessions)),
+        h("td", { class: "num", dataset: { col: "complete_sessions" } },
+          int(row.complete_sessions)),
         h("td", { class: "num" }, int(row.incomplete_sessions)),
         h("td", { class: "num" }, duration(row.mean_dwell_ms)),
         h("td", { class: "num" }, duration(row.median_dwell_ms)),
