@@ -6,6 +6,7 @@ import { ApiError, forgetKey, get, post } from "../api.js";
 import { bars, heatmap, lines } from "../charts.js";
 import { cardBody, empty, fill, h, section } from "../dom.js";
 import { addDays, int, localTime, num, pct, WEEKDAYS } from "../format.js";
+import { DEFAULT_DAYS } from "../filters.js";
 import { navigate, routeHash, setParams } from "../router.js";
 
 const HOUR_BUCKET_MAX_DAYS = 3; // ranges up to this many days are drawn per hour
@@ -16,11 +17,7 @@ const MAX_ANOMALY_PAGES = 10;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
   "Dec"];
 const HOURS = Array.from({ length: 24 }, (_, hour) => String(hour).padStart(2, "0"));
-const ACTIONS = {
-  ack: { text: "Acknowledge", status: "acknowledged" },
-  "false-positive": { text: "False positive", status: "false_positive" },
-  reopen: { text: "Reopen", status: "open" },
-};
+const ACTIONS = { ack: "Acknowledge", "false-positive": "False positive", reopen: "Reopen" };
 
 export async function render(root, ctx) {
   if (!ctx.arg) {
@@ -83,13 +80,13 @@ async function drawCamera(root, ctx, source) {
   const timeline = cardBody(root, `Events over time, ${from} to ${to} — per local ${bucket} `
     + `(${zone}) with the expected band`, "timeline");
   const list = cardBody(root, "Anomalies in this range", "camera-anomalies");
-  const grid = root.appendChild(h("div", { class: "grid" }));
-  const busy = cardBody(grid, "When this camera is normally busy", "heatmap");
-  const mix = cardBody(grid, "Object types", "object-mix");
+  const busy = cardBody(root, "When this camera is normally busy", "heatmap");
+  const mix = cardBody(root, "Object types", "object-mix");
   await Promise.all([
     section(tiles, async (el) => drawTiles(el, ...(await Promise.all([activity, anomalies,
       baseline])))),
-    section(timeline, async (el) => drawTimeline(el, await activity, await anomalies, zone)),
+    section(timeline, async (el) => drawTimeline(el, await activity, await anomalies, zone,
+      latestRange(source, ctx.params))),
     section(list, async (el) => drawAnomalies(el, await anomalies, zone, root)),
     section(busy, async (el) => drawHeatmap(el, await baseline)),
     section(mix, async (el) => drawMix(el, await activity, await baseline, from, to)),
@@ -134,13 +131,14 @@ function drawTiles(element, activity, anomalies, baseline) {
 
 // ---- timeline ----------------------------------------------------------------------------
 
-function drawTimeline(element, activity, anomalies, zone) {
+function drawTimeline(element, activity, anomalies, zone, latest) {
   const points = activity.points;
   const hasBand = points.some((p) => p.expected !== null);
   if (!points.length || (activity.total === 0 && !hasBand)) {
     empty(element, "No events from this camera in this range, and no earlier weeks to compare.",
-      "Pick another range above (the 28 days chip shows more), or ingest events with ",
-      h("code", {}, "vigil ingest"), ".");
+      "Pick another range above, ", latest ? h("a", { href: latest, id: "latest-range" },
+        "show its last days with data") : null, latest ? ", " : "",
+      "or ingest events with ", h("code", {}, "vigil ingest"), ".");
     return;
   }
   const hourly = activity.bucket === "hour";
@@ -151,6 +149,7 @@ function drawTimeline(element, activity, anomalies, zone) {
   }));
   const band = `expected range (same weekday${hourly ? " and hour" : ""}, `
     + `previous ${activity.weeks} weeks)`;
+  fill(element);
   const svg = lines(element, {
     x: points.map((p) => shortLabel(p.start, hourly, points.length)),
     series: [{ name: "events", values: points.map((p) => p.count) }],
@@ -161,6 +160,7 @@ function drawTimeline(element, activity, anomalies, zone) {
     label: `${unit} at ${activity.source_id}, ${activity.from} to ${activity.to}`,
   });
   svg.id = "timeline-chart";
+  keepLabelsInside(svg);
   svg.querySelectorAll("circle.point").forEach((circle, index) => {
     circle.querySelector("title").textContent = pointTitle(points[index], hourly, zone);
   });
@@ -174,6 +174,14 @@ function drawTimeline(element, activity, anomalies, zone) {
     markers.length ? `▼ marks an anomaly at the ${activity.bucket} it began (colour = severity:`
       + " light blue low, orange medium, red high); click one to find it in the list below."
       : "No anomalies in this range."));
+}
+
+/** Anchor an x-axis label at the right edge by its end, so it is not cut off. */
+function keepLabelsInside(svg) {
+  const width = svg.viewBox.baseVal.width;
+  for (const label of svg.querySelectorAll("text.tick[text-anchor=middle]")) {
+    if (Number(label.getAttribute("x")) > width - 40) label.setAttribute("text-anchor", "end");
+  }
 }
 
 /** The index of the bucket holding ``iso`` (the first one when it began before the range). */
@@ -272,7 +280,7 @@ function anomalyRow(anomaly, zone, root) {
       current.status.replace("_", " ")));
     fill(actions, h("div", { class: "actions" }, actionsFor(current.status).map((action) =>
       h("button", { type: "button", class: action === "ack" ? null : "secondary",
-        "data-action": action, onclick: () => act(action) }, ACTIONS[action].text))));
+        "data-action": action, onclick: () => act(action) }, ACTIONS[action]))));
   };
   const act = async (action) => {
     for (const button of actions.querySelectorAll("button")) button.disabled = true;
@@ -291,7 +299,7 @@ function anomalyRow(anomaly, zone, root) {
     ? ` – ${localTime(anomaly.window_end, zone).slice(11)}` : "";
   row.append(
     h("td", {}, `${localTime(anomaly.window_start, zone)}${end}`),
-    h("td", {}, (anomaly.type || anomaly.anomaly_type || "").replace("_", " "),
+    h("td", {}, (anomaly.type || anomaly.anomaly_type || "").replace("_", "\u00a0"),
       anomaly.label ? h("div", { class: "muted" }, anomaly.label) : null),
     h("td", {}, h("p", { class: "explanation" }, anomaly.explanation),
       h("div", { class: "muted" }, `score ${num(anomaly.score)}`)),
@@ -311,7 +319,7 @@ function actionError(error, retry) {
   if (error instanceof ApiError && error.status === 403) {
     return h("p", { class: "error", role: "alert", "data-role": "action-error" },
       "Not allowed: changing an anomaly needs an API key with the ", h("code", {}, "ingest"),
-      " scope, and this one has only ", h("code", {}, "read"), ". ",
+      " scope, which this key does not have. ",
       h("button", { type: "button", class: "secondary", onclick: () => { forgetKey(); retry(); } },
         "Use another key"));
   }
@@ -333,8 +341,10 @@ function drawHeatmap(element, baseline) {
     .slice(0, 10) : null;
   const intro = h("p", { class: "muted", id: "baseline-window" },
     `Baseline of the ${window.weeks} weeks ${window.start} to ${window.end} `,
-    since && since > window.start ? `(data from ${since}) ` : "",
-    "· window ", choice, " · ", h("span", { class: `badge ${baseline.status}` }, baseline.status));
+    since && since > window.end ? `(this camera's data starts ${since}) `
+      : since && since > window.start ? `(data from ${since}) ` : "",
+    "· window ", choice, " · ",
+    h("span", { class: `badge ${baseline.status}` }, baseline.status));
   if (!baseline.total_events) {
     fill(element, intro);
     element.append(empty(h("div"), "No events in this baseline window.",
@@ -356,7 +366,8 @@ function drawHeatmap(element, baseline) {
 
 function summaryItem(term, value) {
   return h("div", { style: "display:inline-block;margin-right:24px" },
-    h("dt", { class: "muted", style: "font-size:13px" }, term), h("dd", { style: "margin:0" }, value));
+    h("dt", { class: "muted", style: "font-size:13px" }, term),
+    h("dd", { style: "margin:0" }, value));
 }
 
 /** Hours as local ranges: [0,1,2,22,23] → "22:00–03:00"; none → "none". */
@@ -395,7 +406,7 @@ function drawMix(element, activity, baseline, from, to) {
     categories, format: pct, xLabel: "object type", yLabel: "share of events (%)",
     series: [{ name: rangeName, values: share(range, rangeTotal) },
       { name: usualName, values: share(usual, usualTotal) }],
-    label: "share of events per object type, this range and the baseline", height: 240,
+    label: "share of events per object type, this range and the baseline", height: 200,
   });
   const sources = [[range, rangeTotal, "this range"], [usual, usualTotal, "the baseline"]];
   svg.querySelectorAll("rect.bar").forEach((bar, index) => {
@@ -409,6 +420,14 @@ function drawMix(element, activity, baseline, from, to) {
 }
 
 // ---- helpers -----------------------------------------------------------------------------
+
+/** The route of the camera's last ``DEFAULT_DAYS`` local days with events, if it has any. */
+function latestRange(source, params) {
+  if (!source.last_seen) return null;
+  const to = localTime(source.last_seen, source.timezone).slice(0, 10);
+  return routeHash("camera", source.source_id,
+    { ...params, from: addDays(to, -(DEFAULT_DAYS - 1)), to });
+}
 
 function windowWeeks(params) {
   const weeks = Number(params.weeks);
@@ -425,7 +444,8 @@ function zoneOffset(ms, zone) {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
     second: "2-digit" }).formatToParts(new Date(ms));
   const p = Object.fromEntries(parts.map((part) => [part.type, Number(part.value)]));
-  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+  const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return wall - Math.floor(ms / 1000) * 1000;
 }
 
 /** The instant a local day (YYYY-MM-DD) begins in ``zone``. */
