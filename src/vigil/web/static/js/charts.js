@@ -75,15 +75,22 @@ function yAxis(svg, scale, ticks, height, format) {
   }
 }
 
-function xLabels(svg, labels, position, height) {
+/**
+ * Labels under the x axis: ``ticks`` ([{index, label}]) when given, else every nth of
+ * ``labels``. A label near either edge is anchored by that edge, so it is never cut off.
+ */
+function xLabels(svg, labels, position, height, ticks) {
   const every = Math.max(1, Math.ceil(labels.length / 12));
-  labels.forEach((text, index) => {
-    if (index % every) return;
-    const label = el("text", { x: position(index), y: height - MARGIN.bottom + 16, class: "tick",
-      "text-anchor": "middle" });
+  const chosen = ticks || labels.map((label, index) => ({ index, label }))
+    .filter(({ index }) => index % every === 0);
+  for (const { index, label: text } of chosen) {
+    const x = position(index);
+    const anchor = x > WIDTH - MARGIN.right - 30 ? "end" : x < MARGIN.left + 20 ? "start" : "middle";
+    const label = el("text", { x, y: height - MARGIN.bottom + 16, class: "tick",
+      "text-anchor": anchor });
     label.textContent = text;
     svg.append(label);
-  });
+  }
 }
 
 function legend(container, names, colours) {
@@ -142,7 +149,7 @@ function formatValue(value) {
  * side). ``series`` = [{name, values}].
  */
 export function bars(container, { categories, series, stacked = false, xLabel, yLabel,
-  unit = "", label, format = formatValue, height = 260 }) {
+  unit = "", label, format = formatValue, height = 260, xTicks }) {
   const svg = svgRoot(height, label || "bar chart");
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotBottom = height - MARGIN.bottom;
@@ -164,12 +171,12 @@ export function bars(container, { categories, series, stacked = false, xLabel, y
       const y0 = stacked ? y(base + value) : y(value);
       const barHeight = stacked ? y(base) - y(base + value) : plotBottom - y(value);
       svg.append(el("rect", { x, y: y0, width: Math.max(1, width - 1), height: Math.max(0, barHeight),
-        fill: colours[k], class: "mark bar", "data-value": value },
+        fill: colours[k], class: "mark bar", "data-value": value, "data-series": s.name },
         `${category}${series.length > 1 ? ` · ${s.name}` : ""}: ${format(value)}${unit ? ` ${unit}` : ""}`));
       base += value;
     });
   });
-  xLabels(svg, categories, (index) => MARGIN.left + index * band + band / 2, height);
+  xLabels(svg, categories, (index) => MARGIN.left + index * band + band / 2, height, xTicks);
   axisTitles(svg, height, xLabel, yLabel);
   container.append(svg);
   legend(container, series.map((s) => s.name), colours);
@@ -178,10 +185,11 @@ export function bars(container, { categories, series, stacked = false, xLabel, y
 
 /**
  * Lines over ``x`` (labels), with an optional band ``{low, high}`` (an expected range) and
- * markers ``[{index, title, severity}]`` (e.g. anomalies). One ``circle.point`` per value.
+ * markers ``[{index, title, severity}]`` (e.g. anomalies). One ``circle.point`` per value;
+ * ``titles[i]`` replaces the tooltip of the points at ``i``; ``xTicks`` places the x labels.
  */
 export function lines(container, { x, series, band, markers = [], xLabel, yLabel, unit = "",
-  label, format = formatValue, height = 280 }) {
+  label, format = formatValue, height = 280, titles, xTicks }) {
   const svg = svgRoot(height, label || "line chart");
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotBottom = height - MARGIN.bottom;
@@ -211,8 +219,9 @@ export function lines(container, { x, series, band, markers = [], xLabel, yLabel
     }
     for (const [v, i] of drawn) {
       svg.append(el("circle", { cx: px(i), cy: y(v), r: x.length > 60 ? 1.8 : 3.2,
-        fill: colours[k], class: "mark point", "data-value": v },
-        `${x[i]}${series.length > 1 ? ` · ${s.name}` : ""}: ${format(v)}${unit ? ` ${unit}` : ""}`));
+        fill: colours[k], class: "mark point", "data-value": v, "data-series": s.name },
+        titles && titles[i] ? titles[i]
+          : `${x[i]}${series.length > 1 ? ` · ${s.name}` : ""}: ${format(v)}${unit ? ` ${unit}` : ""}`));
     }
   });
   for (const marker of markers) {
@@ -223,7 +232,7 @@ export function lines(container, { x, series, band, markers = [], xLabel, yLabel
     svg.append(el("line", { x1: px(marker.index), x2: px(marker.index), y1: MARGIN.top,
       y2: plotBottom, stroke: colour, "stroke-dasharray": "3 3", class: "marker-line" }));
   }
-  xLabels(svg, x, px, height);
+  xLabels(svg, x, px, height, xTicks);
   axisTitles(svg, height, xLabel, yLabel);
   container.append(svg);
   legend(container, series.map((s) => s.name).concat(band ? [band.title || "expected range"] : []),

@@ -50,3 +50,21 @@ export function addDays(iso, days) {
   date.setUTCDate(date.getUTCDate() + days);
   return isoDate(date);
 }
+
+/** Wall clock minus UTC, in ms, of ``timeZone`` at the instant ``ms``. */
+export function zoneOffset(ms, timeZone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(ms)).map((p) => [p.type, Number(p.value)]));
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute,
+    parts.second);
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+/** The instant (a Date) a local day (YYYY-MM-DD) begins in ``timeZone``, DST included. */
+export function localMidnight(isoDay, timeZone) {
+  const wall = Date.parse(`${isoDay}T00:00:00Z`);
+  const guess = wall - zoneOffset(wall, timeZone);
+  return new Date(wall - zoneOffset(guess, timeZone));
+}

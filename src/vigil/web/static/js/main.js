@@ -17,13 +17,18 @@ export const PAGES = [
 
 let renderCount = 0;
 
+/** The camera the Camera link opens: the one shown, else the source filter's. */
+function cameraOf(route) {
+  return route.page === "camera" && route.arg ? route.arg : route.params.source || null;
+}
+
 function drawNav(route) {
   const keep = {};
   for (const name of ["from", "to", "source"]) {
     if (route.params[name]) keep[name] = route.params[name];
   }
   fill(document.getElementById("nav"), PAGES.map((page) => h("a", {
-    href: routeHash(page.name, page.name === "camera" ? route.params.source || null : null, keep),
+    href: routeHash(page.name, page.name === "camera" ? cameraOf(route) : null, keep),
     class: page.name === route.page ? "active" : null,
     "aria-current": page.name === route.page ? "page" : null,
   }, page.title)));

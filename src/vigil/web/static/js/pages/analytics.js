@@ -250,23 +250,13 @@ function calendarIndices(parts, most = 10) {
 }
 
 /**
- * Put the x labels of a sub-day occupancy chart on calendar boundaries: local midnights
+ * The x labels of a sub-day occupancy chart, on calendar boundaries: local midnights
  * ("Sun 5 Apr") and whole hours between them ("06:00").
  */
-function calendarTicks(svg, instants, timeZone) {
-  const old = [...svg.querySelectorAll('text.tick[text-anchor="middle"]')];
-  const points = [...svg.querySelectorAll("circle.point")].slice(0, instants.length);
-  if (!old.length || points.length !== instants.length) return;
-  const y = old[0].getAttribute("y");
-  old.forEach((label) => label.remove());
+function calendarTicks(instants, timeZone) {
   const parts = instants.map((iso) => localParts(iso, timeZone));
-  for (const [p, i] of calendarIndices(parts)) {
-    const label = document.createElementNS(svg.namespaceURI, "text");
-    for (const [name, value] of Object.entries({ x: points[i].getAttribute("cx"), y,
-      class: "tick", "text-anchor": "middle" })) label.setAttribute(name, value);
-    label.textContent = p.hour === 0 ? p.day : `${String(p.hour).padStart(2, "0")}:00`;
-    svg.append(label);
-  }
+  return calendarIndices(parts).map(([p, index]) => ({
+    index, label: p.hour === 0 ? p.day : `${String(p.hour).padStart(2, "0")}:00` }));
 }
 
 /** Attribute values in their natural order ("0-17" before "18-24"), "(none)" last. */
@@ -311,11 +301,11 @@ async function drawOccupancy(element, view) {
   }
   const chart = element.appendChild(h("div", { id: "occupancy-chart",
     dataset: { bucket: view.bucket, timezone: zone, series: String(series.length) } }));
-  const svg = lines(chart, { x: overall.x.map((iso) => bucketLabel(iso, view.bucket, zone)),
+  lines(chart, { x: overall.x.map((iso) => bucketLabel(iso, view.bucket, zone)),
     series, xLabel: `start of each ${every} (${zoneText(zone, view)})`,
     yLabel: view.groupBy ? `people present (peak per ${every})` : "people present",
-    unit: "people", label: "occupancy over time", format: num });
-  if (view.bucket !== "day") calendarTicks(svg, overall.x, zone);
+    unit: "people", label: "occupancy over time", format: num,
+    xTicks: view.bucket !== "day" ? calendarTicks(overall.x, zone) : undefined });
   const out = answer.sessions_left_out || {};
   const left = (out.timed_out || 0) + (out.orphan_exit || 0);
   element.append(h("p", { class: "muted" }, `Times in ${zone}`,

@@ -5,7 +5,7 @@
 import { ApiError, forgetKey, get, post } from "../api.js";
 import { bars } from "../charts.js";
 import { cardBody, empty, failed, fill, h, section } from "../dom.js";
-import { addDays, int, localTime } from "../format.js";
+import { addDays, int, localMidnight, localTime } from "../format.js";
 import { routeHash, setParams } from "../router.js";
 
 const TYPES = { rare_time: "rare time", novel_object: "novel object", spike: "spike",
@@ -85,9 +85,7 @@ function filterBar(filters) {
     return h("label", {}, `${label} `, select);
   };
   const any = filters.type || filters.severity || filters.status;
-  return h("div", { class: "card", id: "anomaly-filters",
-    style: "display:flex;gap:16px;flex-wrap:wrap;align-items:center;padding:10px 16px;"
-      + "margin-bottom:12px" },
+  return h("div", { class: "card filter-card", id: "anomaly-filters" },
   choose("filter-type", "type", "Type", "All types", TYPES),
   choose("filter-severity", "severity", "Severity at least", "Any severity",
     Object.fromEntries(SEVERITIES.map((s) => [s, s]))),
@@ -96,23 +94,6 @@ function filterBar(filters) {
     style: "padding:2px 10px",
     onclick: () => setParams({ type: null, severity: null, status: null }) },
   "Clear type, severity and status") : null);
-}
-
-/** An instant as a Date: ``isoDay`` 00:00 local time in ``timeZone`` (DST included). */
-function localMidnight(isoDay, timeZone) {
-  const wall = Date.parse(`${isoDay}T00:00:00Z`);
-  const first = wall - zoneOffset(wall, timeZone);
-  return new Date(wall - zoneOffset(first, timeZone));
-}
-
-function zoneOffset(instant, timeZone) {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
-    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
-  }).formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
-  const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute,
-    +parts.second);
-  return wall - Math.floor(instant / 1000) * 1000;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { ApiError, forgetKey, get, post } from "../api.js";
 import { bars, heatmap, lines } from "../charts.js";
 import { cardBody, empty, fill, h, section } from "../dom.js";
-import { addDays, int, localTime, num, pct, WEEKDAYS } from "../format.js";
+import { addDays, int, localMidnight, localTime, num, pct, WEEKDAYS } from "../format.js";
 import { DEFAULT_DAYS } from "../filters.js";
 import { navigate, routeHash, setParams } from "../router.js";
 
@@ -158,12 +158,9 @@ function drawTimeline(element, activity, anomalies, zone, latest) {
     markers, unit: "events",
     xLabel: `local ${hourly ? "hour" : "day"} (${zone})`, yLabel: unit,
     label: `${unit} at ${activity.source_id}, ${activity.from} to ${activity.to}`,
+    titles: points.map((point) => pointTitle(point, hourly, zone)),
   });
   svg.id = "timeline-chart";
-  keepLabelsInside(svg);
-  svg.querySelectorAll("circle.point").forEach((circle, index) => {
-    circle.querySelector("title").textContent = pointTitle(points[index], hourly, zone);
-  });
   svg.querySelectorAll("path.marker").forEach((marker) => {
     marker.style.cursor = "pointer";
     marker.addEventListener("click", () => showAnomaly(marker.dataset.anomaly));
@@ -174,14 +171,6 @@ function drawTimeline(element, activity, anomalies, zone, latest) {
     markers.length ? `▼ marks an anomaly at the ${activity.bucket} it began (colour = severity:`
       + " light blue low, orange medium, red high); click one to find it in the list below."
       : "No anomalies in this range."));
-}
-
-/** Anchor an x-axis label at the right edge by its end, so it is not cut off. */
-function keepLabelsInside(svg) {
-  const width = svg.viewBox.baseVal.width;
-  for (const label of svg.querySelectorAll("text.tick[text-anchor=middle]")) {
-    if (Number(label.getAttribute("x")) > width - 40) label.setAttribute("text-anchor", "end");
-  }
 }
 
 /** The index of the bucket holding ``iso`` (the first one when it began before the range). */
@@ -436,21 +425,4 @@ function windowWeeks(params) {
 
 function dayCount(from, to) {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 864e5) + 1;
-}
-
-/** Wall clock minus UTC, in ms, of ``zone`` at the instant ``ms``. */
-function zoneOffset(ms, zone) {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    second: "2-digit" }).formatToParts(new Date(ms));
-  const p = Object.fromEntries(parts.map((part) => [part.type, Number(part.value)]));
-  const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return wall - Math.floor(ms / 1000) * 1000;
-}
-
-/** The instant a local day (YYYY-MM-DD) begins in ``zone``. */
-export function localMidnight(date, zone) {
-  const wall = Date.parse(`${date}T00:00:00Z`);
-  const guess = wall - zoneOffset(wall, zone);
-  return new Date(wall - zoneOffset(guess, zone));
 }

@@ -19,9 +19,7 @@ export async function render(root, ctx) {
       "Routines mined from the daily summaries of the last days, most confident first. ",
       "Days are each source's local days."));
   const filters = pageFilters(ctx.params);
-  const bar = root.appendChild(h("div", { class: "card", id: "pattern-filters",
-    style: "display:flex;gap:16px;flex-wrap:wrap;align-items:center;padding:10px 16px;"
-      + "margin-bottom:12px" }));
+  const bar = root.appendChild(h("div", { class: "card filter-card", id: "pattern-filters" }));
   const list = cardBody(root, "Patterns", "pattern-list");
   drawFilters(bar, filters, []);
   if (filters.problem) {
