@@ -14,7 +14,6 @@ from vigil.cli.generate import generate_dataset
 from vigil.cli.ingest import print_report
 from vigil.cli.serve import run_server
 
-
 DEMO_DAYS = 28
 
 
