@@ -119,8 +119,9 @@ class UploadProcessor:
 
         try:
             report = ingest_file(path, self.writer.insert_events, options, progress)
-        except IngestFileError as exc:
-            state.status, state.error = "failed", str(exc)
+        except IngestFileError as exc:  # named by the file the user sent, not the spool's
+            message = str(exc).replace(str(path), state.filename)
+            state.status, state.error = "failed", message.replace(path.name, state.filename)
         except Exception as exc:  # recorded on the upload, then logged with its traceback
             log.exception("upload %s failed", state.upload_id)
             state.status, state.error = "failed", f"internal error: {exc}"

@@ -159,6 +159,16 @@ def test_bad_timezone_option_is_422(client: TestClient) -> None:
     assert response.json()["field"] == "timezone"
 
 
+def test_an_unreadable_file_is_named_as_sent(client: TestClient) -> None:
+    response = client.post(UPLOADS, params={"filename": "cameras.parquet"},
+                           content=b"this is not parquet")
+    assert response.status_code == 202
+    upload_id = response.json()["upload_id"]
+    body = wait_upload(client, upload_id)
+    assert body["status"] == "failed"
+    assert "cameras.parquet" in body["error"] and upload_id not in body["error"]
+
+
 def test_missing_required_column_fails_clearly(client: TestClient) -> None:
     csv = b"time,label\n2026-03-22T10:00:00Z,person\n"
     response = client.post(UPLOADS, params={"filename": "bad.csv"}, content=csv)

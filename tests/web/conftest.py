@@ -35,7 +35,8 @@ def chromium_path() -> str:
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path(),
-                                              args=["--no-sandbox", "--disable-gpu"])
+                                              args=["--no-sandbox", "--disable-gpu",
+                                                    "--disable-dev-shm-usage"])
         yield launched
         launched.close()
 
