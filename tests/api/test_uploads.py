@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from vigil.config import Settings
 from vigil.store import UploadState
 from vigil.synth import SynthConfig, generate_events, ground_truth, write_dataset
 
-from .helpers import EVENTS, all_events, wait_upload
+from .helpers import EVENTS, add_key, all_events, wait_upload
 
 UPLOADS = "/api/v1/uploads"
 CONFIG = SynthConfig(rows=1500, days=2, bad_fraction=0.06, seed=11)
@@ -222,3 +223,112 @@ def test_unfinished_upload_resumes_after_restart(settings: Settings,
         gone = wait_upload(client, "gone1")
         assert gone["status"] == "failed" and "gone" in gone["error"]
     assert not second.state.vigil.uploads.spool_path("resume1", "resume.csv").exists()
+
+
+# -- the listing of every upload ---------------------------------------------------------------
+GOOD_CSV = b"camera_id,event_type,timestamp\ncam,motion,2026-03-22T10:00:00Z\nc,,bad\n"
+TOTALS = ("rows_read", "accepted", "duplicates", "rejected")
+
+
+def _upload(client: TestClient, filename: str, data: bytes,
+            headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Upload ``data`` and wait until it is processed; its ``GET /uploads/{id}`` answer."""
+    response = client.post(UPLOADS, params={"filename": filename}, content=data,
+                           headers=headers or {})
+    assert response.status_code == 202, response.text
+    return wait_upload(client, response.json()["upload_id"])
+
+
+def _listing(client: TestClient, **params: Any) -> dict[str, Any]:
+    response = client.get(UPLOADS, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_listing_shows_every_upload_newest_first_with_its_totals(client: TestClient) -> None:
+    assert _listing(client) == {"uploads": [], "next_before": None}
+    first = _upload(client, "first.csv", GOOD_CSV)
+    failed = _upload(client, "failed.csv", b"a,b\n1,2\n")
+    again = _upload(client, "again.csv", GOOD_CSV)
+    listed = _listing(client)
+    assert listed["next_before"] is None
+    uploads = listed["uploads"]
+    assert [u["upload_id"] for u in uploads] == [again["upload_id"], failed["upload_id"],
+                                                 first["upload_id"]]
+    for summary, full in zip(uploads, (again, failed, first), strict=True):
+        assert summary["filename"] == full["filename"]
+        assert summary["status"] == full["status"]
+        assert summary["created_at"] == full["created_at"]
+        assert summary["finished_at"] == full["updated_at"] is not None
+        assert summary["bytes_total"] == full["progress"]["bytes_total"]
+        assert summary["rows_read"] == full["progress"]["rows_read"]
+        assert summary["error"] == full["error"]
+        assert summary["uploaded_by"] is None  # no keys in use
+        assert summary["url"] == f"{UPLOADS}/{summary['upload_id']}"
+        assert "report" not in summary
+        for key in ("accepted", "duplicates", "rejected"):
+            assert summary[key] == (full["report"][key] if full["report"] else None)
+    assert (uploads[2]["accepted"], uploads[2]["rejected"]) == (1, 1)
+    assert (uploads[0]["accepted"], uploads[0]["duplicates"]) == (0, 1)
+    assert uploads[1]["status"] == "failed" and "missing required column" in uploads[1]["error"]
+
+
+def test_listing_pages_follow_the_cursor_and_filter_by_status(client: TestClient) -> None:
+    made = [_upload(client, f"u{n}.csv", GOOD_CSV if n % 2 else b"a\n1\n")["upload_id"]
+            for n in range(5)]
+    newest_first = made[::-1]
+    seen: list[list[str]] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        body = _listing(client, **params)
+        seen.append([u["upload_id"] for u in body["uploads"]])
+        if body["next_before"] is None:
+            break
+        params["before"] = body["next_before"]
+    assert seen == [newest_first[0:2], newest_first[2:4], newest_first[4:]]
+    done = _listing(client, status="done")["uploads"]
+    assert [u["upload_id"] for u in done] == [made[3], made[1]]
+    failed = _listing(client, status="failed", limit=2)
+    assert [u["upload_id"] for u in failed["uploads"]] == [made[4], made[2]]
+    last = _listing(client, status="failed", limit=2, before=failed["next_before"])
+    assert ([u["upload_id"] for u in last["uploads"]], last["next_before"]) == ([made[0]], None)
+    assert _listing(client, status="queued")["uploads"] == []
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": 0}, "limit"), ({"limit": 100_000}, "limit"), ({"limit": "many"}, "limit"),
+    ({"status": "finished"}, "status"), ({"before": "not-a-cursor"}, "before"),
+    ({"before": "WzEsMl0="}, "before"),  # base64 of [1,2]: not a time and an id
+], ids=["limit-0", "limit-huge", "limit-text", "status", "before-garbage", "before-shape"])
+def test_listing_bad_parameter_is_422_naming_it(client: TestClient, params: dict[str, Any],
+                                                field: str) -> None:
+    response = client.get(UPLOADS, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+
+
+def test_listing_needs_a_read_key_and_names_the_uploader(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        ingest = add_key(app, "ingest", name="ops laptop")
+        reader = add_key(app, "read")
+        assert client.get(UPLOADS).status_code == 401
+        assert client.get(UPLOADS, headers={"X-API-Key": "vgl_wrong"}).status_code == 401
+        sent = client.post(UPLOADS, params={"filename": "k.csv"}, content=GOOD_CSV,
+                           headers={"Authorization": f"Bearer {ingest}"})
+        assert sent.status_code == 202
+        upload_id = sent.json()["upload_id"]
+        headers = {"Authorization": f"Bearer {reader}"}
+        deadline = time.monotonic() + 30
+        while True:
+            response = client.get(UPLOADS, headers=headers)
+            assert response.status_code == 200, response.text
+            (listed,) = response.json()["uploads"]
+            if listed["status"] == "done" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert listed["upload_id"] == upload_id and listed["accepted"] == 1
+        key_id = ingest.split("_")[1]  # a key embeds its id: vgl_<id>_<secret>
+        assert listed["uploaded_by"] == {"key_id": key_id, "name": "ops laptop"}
+        one = client.get(f"{UPLOADS}/{upload_id}", headers=headers)  # the route still works
+        assert one.status_code == 200 and one.json()["report"]["accepted"] == 1

@@ -11,6 +11,8 @@ from playwright.sync_api import Page
 from .conftest import Console, open_page, wait_ready
 from .live import LiveServer
 
+MAX_ATTRIBUTE_VALUES = 50  # more distinct values: not offered as a grouping
+
 
 def shown_range(page: Page) -> tuple[str, str]:
     """The range the filter bar shows (the page's default when the URL has none)."""
@@ -75,9 +77,12 @@ def test_group_by_is_in_the_url_and_the_back_button_restores_it(page: Page,
     assert page.locator("#groups-table").count() == 0
     options = page.locator("#group-by option").evaluate_all("o => o.map(x => x.value)")
     attributes = [o for o in options if o.startswith("attributes.")]
-    entries = live.get(f"/api/v1/events?event_type=entry&limit=1000&from={start}T00:00:00Z")
-    carried = {name for event in entries["events"] for name in event["attributes"] or {}}
-    assert attributes and {a.removeprefix("attributes.") for a in attributes} <= carried
+    listed = analytics(live, "attributes", **{"from": start, "to": end})["attributes"]
+    offered = [a for a in listed if a["distinct"] <= MAX_ATTRIBUTE_VALUES]
+    assert attributes and attributes == [f"attributes.{a['name']}" for a in offered]
+    distinct = offered[0]["distinct"]
+    label = page.locator(f'#group-by option[value="{attributes[0]}"]').inner_text()
+    assert label.endswith(f"({distinct:,} value{'' if distinct == 1 else 's'})")
 
     def groups_of(dimension: str) -> set[str]:
         answer = analytics(live, "kpis", group_by=dimension, **{"from": start, "to": end})
@@ -98,7 +103,9 @@ def test_group_by_is_in_the_url_and_the_back_button_restores_it(page: Page,
     assert occupancy_lines == min(8, len(cameras) + 1)  # "all" and one per camera
 
     page.select_option("#group-by", attributes[0])
-    assert shown_groups(attributes[0]) == groups_of(attributes[0]) != cameras
+    by_attribute = shown_groups(attributes[0])
+    assert by_attribute == groups_of(attributes[0]) != cameras
+    assert len(by_attribute - {"(none)"}) == distinct  # the number the option showed
 
     page.go_back()
     assert shown_groups("camera") == cameras

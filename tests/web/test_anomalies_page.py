@@ -17,6 +17,7 @@ from .conftest import Console, open_page, wait_ready
 from .live import LiveServer, run_vigil, start_server
 
 ALL = 1000
+STATUSES = ("open", "acknowledged", "false_positive")
 ROWS = "#anomalies-table tbody tr"
 
 
@@ -51,6 +52,18 @@ def shown_ids(page: Page) -> list[int]:
 
 def ids(anomalies: list[dict[str, Any]]) -> list[int]:
     return [a["anomaly_id"] for a in anomalies]
+
+
+def status_counts(anomalies: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``anomalies`` there are per status, and in all."""
+    counts = {s: sum(a["status"] == s for a in anomalies) for s in STATUSES}
+    return {**counts, "all": len(anomalies)}
+
+
+def shown_counts(page: Page) -> dict[str, int]:
+    """The numbers of the status tiles."""
+    return {s: int(page.inner_text(f"#anomaly-counts [data-status={s}] .value")
+                   .replace(",", "")) for s in (*STATUSES, "all")}
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +103,8 @@ def test_the_rows_of_one_source_equal_the_api_list(
     assert row.locator(f".badge.{anomaly['severity']}").inner_text() == anomaly["severity"]
     assert row.locator("td.score").inner_text() == f"{anomaly['score']:.2f}"
     assert row.locator(f"a[href='#/camera/{busiest}']").count() == 1
-    counts = live.get("/api/v1/anomalies?limit=1")["counts"]
-    for status in ("open", "acknowledged", "false_positive"):
-        tile = page.locator(f"#anomaly-counts [data-status={status}] .value")
-        assert tile.inner_text() == f"{counts.get(status, 0):,}"
+    assert shown_counts(page) == status_counts(expected)  # this source, this period
+    assert f"of this period at {busiest}" in page.inner_text("#anomaly-counts-caption")
 
 
 def test_all_sources_show_each_source_in_its_own_local_days(
@@ -105,6 +116,7 @@ def test_all_sources_show_each_source_in_its_own_local_days(
     expected = api_list(live, mid_first, mid_last)
     assert expected
     assert shown_ids(page) == ids(expected)
+    assert shown_counts(page) == status_counts(expected)  # each source in its own days
     bars = page.locator("#anomaly-chart .mark.bar")
     total = sum(float(v) for v in bars.evaluate_all("bs => bs.map(b => b.dataset.value)"))
     in_days = [a for a in expected if mid_first <= a["local_date"] <= mid_last]
@@ -124,6 +136,7 @@ def test_choosing_filters_puts_them_in_the_url_and_back_restores_them(
     wait_ready(page)
     by_type = api_list(live, first, last, type=kind)
     assert shown_ids(page) == ids(by_type) != ids(everything)
+    assert shown_counts(page) == status_counts(by_type)
     page.select_option("#filter-severity", "medium")
     page.wait_for_url(re.compile("severity=medium"))
     wait_ready(page)
@@ -138,6 +151,7 @@ def test_choosing_filters_puts_them_in_the_url_and_back_restores_them(
     page.wait_for_url(re.compile("status=open"))
     wait_ready(page)
     assert shown_ids(page) == ids(api_list(live, first, last, type=kind, status="open"))
+    assert shown_counts(page) == status_counts(api_list(live, first, last, type=kind))
 
 
 def test_a_shared_url_with_filters_shows_the_filtered_list(

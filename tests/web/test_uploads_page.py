@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -91,18 +94,30 @@ def check_report(run: Locator, live: LiveServer, source: str) -> dict[str, Any]:
     return answer
 
 
+def check_history_row(page: Page, live: LiveServer, upload_id: str) -> Locator:
+    """The upload's row in the list of all uploads shows the API's figures and links to it."""
+    row = page.locator(f'#history-table tbody tr[data-upload-id="{upload_id}"]')
+    expect(row).to_have_attribute("data-status", "done", timeout=DONE_TIMEOUT_MS)
+    answer = live.get(f"/api/v1/uploads/{upload_id}")
+    for key in ("rows_read", "accepted", "duplicates", "rejected"):
+        cell = row.locator(f'td[data-field="{key}"]')
+        assert cell.get_attribute("data-value") == str(answer["report"][key]), key
+    link = row.locator("a")
+    assert link.inner_text() == answer["filename"]
+    assert (link.get_attribute("href") or "").endswith(f"?upload={upload_id}")
+    return row
+
+
 def test_dropped_file_is_reported_with_its_bad_lines(page: Page, live: LiveServer,
                                                      tmp_path: Path) -> None:
     csv = camera_export(tmp_path, "upload_drop", seed=21, days=2)
     open_page(page, live, "uploads")
-    assert page.locator("#upload-history .state.empty").count() == 1
     drop(page, csv)
     run = finished_run(page, ".upload-run[data-status]")
     answer = check_report(run, live, "upload_drop")
     report = answer["report"]
     assert report["rejected"] > 0 and report["accepted"] > 0 and report["duplicates"] == 0
-    history = page.locator(f'#history-table tr[data-upload-id="{answer["upload_id"]}"]')
-    expect(history).to_have_count(1)
+    check_history_row(page, live, answer["upload_id"])
 
     assert f"upload={answer['upload_id']}" in page.url  # so a reload shows it again
     page.reload()
@@ -117,7 +132,12 @@ def test_dropped_file_is_reported_with_its_bad_lines(page: Page, live: LiveServe
     assert again.get_attribute("data-upload-id") != answer["upload_id"]
     second = check_report(again, live, "upload_drop")["report"]
     assert (second["accepted"], second["duplicates"]) == (0, report["accepted"])
-    expect(page.locator("#history-table tbody tr")).to_have_count(2)
+    check_history_row(page, live, answer["upload_id"])
+    newest = check_history_row(page, live, again.get_attribute("data-upload-id") or "")
+    listed = page.locator("#history-table tbody tr").evaluate_all(
+        "rows => rows.map((row) => row.dataset.uploadId)")
+    assert listed.index(newest.get_attribute("data-upload-id")) < listed.index(
+        answer["upload_id"])  # newest first
 
     again.locator("#report-analytics a").click()  # the charts of what was just uploaded
     page.wait_for_selector("#kpi-tiles .tile")
@@ -186,6 +206,7 @@ def test_read_only_key_is_told_it_needs_the_ingest_scope(page: Page, console: Co
         console.allow(r"status of 403")
         page.add_init_script(f"sessionStorage.setItem('vigil.apiKey', {key!r})")
         open_page(page, server, "uploads")
+        expect(page.locator("#upload-history .state.empty")).to_have_count(1)  # none yet
         csv = tmp_path / "one.csv"
         csv.write_text('timestamp,camera_id,event_type\n2025-06-02T10:00:00Z,cam,entry\n')
         page.set_input_files("#file-input", str(csv))
@@ -193,5 +214,51 @@ def test_read_only_key_is_told_it_needs_the_ingest_scope(page: Page, console: Co
         expect(error).to_contain_text("ingest scope")
         assert error.get_attribute("data-status") == "403"
         assert page.locator("#upload-new-key").is_visible()
+    finally:
+        server.stop()
+
+
+def post_upload(server: LiveServer, filename: str, data: bytes) -> str:
+    """Upload ``data`` through the API (as a script would); its upload id."""
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/uploads?filename={filename}", data=data, method="POST",
+        headers={"Content-Type": "text/csv"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        upload_id: str = json.loads(answer.read())["upload_id"]
+        return upload_id
+
+
+def test_every_upload_is_listed_twenty_at_a_time(page: Page, tmp_path: Path) -> None:
+    """Uploads made elsewhere (not in this tab) are listed, newest first, with "Load more"."""
+    server = start_server(tmp_path / "list.duckdb", tmp_path)
+    try:
+        made = [post_upload(server, f"cam_{n:02d}.csv", (
+            "timestamp,camera_id,event_type\n"
+            + "".join(f"{START}T10:{m:02d}:00Z,list_{n},motion\n" for m in range(n + 1))
+            + ("bad,row\n" if n % 3 == 0 else "")).encode()) for n in range(23)]
+        deadline = time.monotonic() + DONE_TIMEOUT_MS / 1000
+        while any(u["status"] != "done" for u in
+                  server.get("/api/v1/uploads?limit=100")["uploads"]):
+            assert time.monotonic() < deadline, "the uploads were not processed in time"
+            time.sleep(0.1)
+        open_page(page, server, "uploads")
+        rows = page.locator("#history-table tbody tr")
+        newest_first = made[::-1]
+        shown = rows.evaluate_all("rows => rows.map((row) => row.dataset.uploadId)")
+        assert shown == newest_first[:20]
+        for upload_id in (made[-1], made[3]):
+            check_history_row(page, server, upload_id)
+        page.click("#history-more")
+        expect(rows).to_have_count(23)
+        assert rows.evaluate_all("rows => rows.map((row) => row.dataset.uploadId)") == (
+            newest_first)
+        check_history_row(page, server, made[0])  # on the second page: 1 row, 1 rejected
+        expect(page.locator("#history-more")).to_have_count(0)  # nothing older is left
+
+        rows.filter(has_text="cam_05.csv").locator("a").click()  # its report opens
+        shown_run = page.locator(f'.upload-run[data-upload-id="{made[5]}"]')
+        expect(shown_run).to_have_attribute("data-status", "done")
+        assert shown_run.locator('#report-tiles .tile[data-kpi="accepted"]').get_attribute(
+            "data-value") == "6"
     finally:
         server.stop()

@@ -1,6 +1,7 @@
 """Dwell, occupancy and visitor analytics over the stored sessions: KPIs, dwell statistics
-(with a dwell-time histogram), occupancy per time bucket, new and returning visitors, and
-the sessions themselves. Answers are cached until the next commit."""
+(with a dwell-time histogram), occupancy per time bucket, new and returning visitors, the
+sessions themselves and the attributes they can be grouped by. Answers are cached until the
+next commit."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from vigil.api.errors import ApiError
 from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
 from vigil.dwell.analytics import DwellAnalytics
+from vigil.dwell.attributes import TOP_VALUES, attribute_answer
 from vigil.dwell.filters import ATTRIBUTE_PREFIX, AnalyticsError, AnalyticsFilter, attribute_name
 from vigil.dwell.service import store_analytics
 
@@ -26,6 +28,7 @@ __all__ = ["HISTOGRAM_EDGES_MS", "router"]
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 MAX_PAGE = 1000
+MAX_TOP_VALUES = 100
 _MINUTE_MS = 60_000
 HISTOGRAM_EDGES_MS = tuple(m * _MINUTE_MS for m in (0, 1, 5, 15, 30, 60, 120, 240))
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -218,3 +221,18 @@ def sessions(
     return _answer(state, query, "sessions",
                    lambda a: a.sessions(query.filter, limit, offset),
                    limit=limit, offset=offset)
+
+
+@router.get("/attributes", dependencies=[Depends(require("read"))])
+def attributes(
+    query: AnalyticsQuery = Depends(),
+    top: int = Query(TOP_VALUES, ge=1, le=MAX_TOP_VALUES, description="most common values "
+                     "listed per attribute"),
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """The attribute names the selected sessions carry (from their entry, or orphan exit,
+    events), usable as ``group_by=attributes.<name>``: per name the number of distinct
+    values, the sessions with a value and the most common values with their session
+    counts."""
+    return _answer(state, query, "attributes",
+                   lambda a: attribute_answer(a.reader, query.filter, top), top=top)

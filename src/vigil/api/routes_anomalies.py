@@ -1,8 +1,9 @@
-"""Anomalies: the listing with filters and pages, one anomaly, acknowledging it and marking
-it a false positive (which the detector remembers)."""
+"""Anomalies: the listing with filters, pages and counts by status, one anomaly,
+acknowledging it and marking it a false positive (which the detector remembers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
@@ -12,7 +13,7 @@ from pydantic_core import to_jsonable_python
 from vigil.api.auth import require
 from vigil.api.errors import ApiError
 from vigil.api.state import AppState, app_state
-from vigil.store.anomalies import AnomalyFilter
+from vigil.store.anomalies import ANOMALY_STATUSES, AnomalyFilter
 
 router = APIRouter(prefix="/api/v1/anomalies", tags=["anomalies"])
 MAX_PAGE = 1000
@@ -29,7 +30,7 @@ def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
 
 @router.get("", dependencies=[Depends(require("read"))])
 def list_anomalies(
-    source_id: str | None = Query(None, description="only this source"),
+    source_id: list[str] = Query([], description="only these sources (repeatable)"),
     type: AnomalyType | None = Query(None, description="only this anomaly type"),
     label: str | None = Query(None, description="only this label"),
     severity: SeverityName | None = Query(None, description="at least this severity"),
@@ -42,16 +43,20 @@ def list_anomalies(
     state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """Anomalies newest first, each with its score, severity, explanation, components and
-    status; ``next_before_id`` is null on the last page."""
-    flt = AnomalyFilter(source_id=source_id, anomaly_type=type, label=label,
-                        min_severity=severity, status=status, start=_aware(start, "start"),
-                        end=_aware(end, "end"))
+    status; ``next_before_id`` is null on the last page. ``counts``: all anomalies per
+    status; ``filtered_counts``: per status, those matching every filter but ``status``
+    (each status with its count, zero included)."""
+    flt = AnomalyFilter(sources=tuple(sorted(set(source_id))), anomaly_type=type,
+                        label=label, min_severity=severity, status=status,
+                        start=_aware(start, "start"), end=_aware(end, "end"))
     found = state.store.list_anomalies(flt, limit + 1, before_id)
     page = found[:limit]
+    filtered = state.store.count_anomalies(dataclasses.replace(flt, status=None))
     return {
         "anomalies": to_jsonable_python(page),
         "next_before_id": page[-1]["anomaly_id"] if len(found) > limit else None,
         "counts": state.store.count_anomalies(),
+        "filtered_counts": {s: filtered.get(s, 0) for s in ANOMALY_STATUSES},
     }
 
 

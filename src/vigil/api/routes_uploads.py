@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from vigil.api.auth import require
+from vigil.api.auth import presented_key, require
 from vigil.api.errors import ApiError
 from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
 from vigil.ingest.columns import ColumnError, parse_column_map
 from vigil.ingest.files import FileOptions, IngestFileError, detect_format
-from vigil.store import UploadState
+from vigil.keys import hash_key
+from vigil.store import Store, UploadState
 from vigil.uploads import new_upload_id
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 COPY_CHUNK = 1024 * 1024
+MAX_PAGE = 1000
+UploadStatus = Literal["queued", "processing", "done", "failed"]
+FINISHED = ("done", "failed")
 
 
 @router.post("/uploads", dependencies=[Depends(require("ingest"))], status_code=202)
@@ -52,10 +59,33 @@ async def create_upload(request: Request, state: AppState = Depends(app_state)) 
         path.unlink(missing_ok=True)
         raise ApiError(422, "the uploaded file is empty", "file")
     upload = UploadState(upload_id=upload_id, filename=filename, status="queued",
-                         bytes_total=size, options=options)
+                         bytes_total=size, options=options,
+                         uploaded_by=_key_id(request, state.store))
     state.uploads.start(upload, path, FileOptions(**options))
     return JSONResponse({"upload_id": upload_id, "status": "queued", "bytes_total": size,
                          "url": f"/api/v1/uploads/{upload_id}"}, 202)
+
+
+@router.get("/uploads", dependencies=[Depends(require("read"))])
+def list_uploads(
+    limit: int = Query(50, ge=1, le=MAX_PAGE, description="uploads per page"),
+    status: UploadStatus | None = Query(None, description="only uploads in this status"),
+    before: str | None = Query(None, description="only older uploads: pass next_before of "
+                               "the previous page"),
+    state: AppState = Depends(app_state),
+) -> dict[str, Any]:
+    """Every upload the service has taken, newest first: file, uploader (API key), status,
+    times, bytes and the report's totals (``GET /api/v1/uploads/{id}`` has the whole
+    report). ``next_before`` is null on the last page."""
+    found = state.store.list_uploads(limit + 1, _decode_before(before), status)
+    page = found[:limit]
+    names = {key["key_id"]: key["name"] for key in state.store.list_api_keys()}
+    last = page[-1] if len(found) > limit else None
+    return {
+        "uploads": [_summary(upload, names) for upload in page],
+        "next_before": _encode_before(last.created_at, last.upload_id)
+        if last is not None and last.created_at is not None else None,
+    }
 
 
 @router.get("/uploads/{upload_id}", dependencies=[Depends(require("read"))])
@@ -76,6 +106,53 @@ def get_upload(upload_id: str, state: AppState = Depends(app_state)) -> dict[str
         "created_at": upload.created_at,
         "updated_at": upload.updated_at,
     }
+
+
+def _summary(upload: UploadState, key_names: dict[str, str | None]) -> dict[str, Any]:
+    """One upload of the listing; the totals are null until its report exists."""
+    totals = upload.report or {}
+    uploader = upload.uploaded_by
+    return {
+        "upload_id": upload.upload_id,
+        "filename": upload.filename,
+        "status": upload.status,
+        "uploaded_by": None if uploader is None
+        else {"key_id": uploader, "name": key_names.get(uploader)},
+        "created_at": upload.created_at,
+        "finished_at": upload.updated_at if upload.status in FINISHED else None,
+        "bytes_total": upload.bytes_total,
+        "bytes_done": upload.bytes_done,
+        "rows_read": upload.rows_read,
+        **{key: totals.get(key) for key in ("accepted", "duplicates", "rejected")},
+        "error": upload.error,
+        "url": f"/api/v1/uploads/{upload.upload_id}",
+    }
+
+
+def _key_id(request: Request, store: Store) -> str | None:
+    """The id of the API key the request carries (``None`` while no keys are in use)."""
+    key = presented_key(request)
+    found = store.find_api_key(hash_key(key)) if key else None
+    return found[0] if found else None
+
+
+def _encode_before(created_at: dt.datetime, upload_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), upload_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_before(before: str | None) -> tuple[dt.datetime, str] | None:
+    if not before:
+        return None
+    try:
+        created_at, upload_id = json.loads(base64.urlsafe_b64decode(before.encode()))
+        at = dt.datetime.fromisoformat(created_at)
+        if at.tzinfo is None or not isinstance(upload_id, str):
+            raise ValueError("not a (time with zone, id) pair")
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, "before is not a cursor this server issued (pass next_before)",
+                       "before") from exc
+    return at, upload_id
 
 
 def _options(filename: str, values: dict[str, list[Any]]) -> dict[str, Any]:

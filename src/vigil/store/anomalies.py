@@ -51,9 +51,11 @@ class NewAnomaly:
 
 @dataclass(frozen=True)
 class AnomalyFilter:
-    """Filters of the anomaly listing; every field is optional."""
+    """Filters of the anomaly listing; every field is optional. ``sources`` keeps the
+    anomalies of any of those sources (``source_id`` of that one)."""
 
     source_id: str | None = None
+    sources: tuple[str, ...] = ()
     anomaly_type: str | None = None
     label: str | None = None
     min_severity: str | None = None
@@ -157,22 +159,8 @@ class AnomalyTables(SqlAccess):
     def list_anomalies(self, flt: AnomalyFilter, limit: int, before_id: int | None = None
                        ) -> list[dict[str, Any]]:
         """The newest anomalies first (by id), older than ``before_id`` when given."""
-        filters: list[tuple[str, list[Any]]] = [
-            (f"{column} = ?", [value])
-            for column, value in (("source_id", flt.source_id),
-                                  ("anomaly_type", flt.anomaly_type), ("label", flt.label),
-                                  ("status", flt.status))
-            if value is not None]
-        if flt.min_severity is not None:
-            allowed = [s for s, rank in SEVERITY_ORDER.items()
-                       if rank >= SEVERITY_ORDER[flt.min_severity]]
-            filters.append((f"severity IN ({', '.join('?' * len(allowed))})", allowed))
-        if flt.start is not None:
-            filters.append(("window_end >= ?", [flt.start]))
-        if flt.end is not None:
-            filters.append(("window_start < ?", [flt.end]))
-        rows = self._newest_first("anomalies", ANOMALY_COLUMNS, "anomaly_id", filters, limit,
-                                  before_id)
+        rows = self._newest_first("anomalies", ANOMALY_COLUMNS, "anomaly_id",
+                                  _anomaly_conditions(flt), limit, before_id)
         return [_anomaly(row) for row in rows]
 
     def get_anomaly(self, anomaly_id: int) -> dict[str, Any] | None:
@@ -180,9 +168,17 @@ class AnomalyTables(SqlAccess):
                           "WHERE anomaly_id = ?", [anomaly_id])
         return _anomaly(rows[0]) if rows else None
 
-    def count_anomalies(self) -> dict[str, int]:
-        """How many anomalies there are per status."""
-        return self._count_by_status("anomalies")
+    def count_anomalies(self, flt: AnomalyFilter | None = None) -> dict[str, int]:
+        """How many anomalies there are per status (of those ``flt`` selects, when given);
+        statuses without any are left out."""
+        if flt is None:
+            return self._count_by_status("anomalies")
+        conditions = _anomaly_conditions(flt)
+        where = " AND ".join(["TRUE", *(condition for condition, _ in conditions)])
+        params = [value for _, values in conditions for value in values]
+        rows = self._rows(f"SELECT status, count(*) FROM anomalies WHERE {where} "
+                          "GROUP BY status", params)
+        return {str(status): int(n) for status, n in rows}
 
     def false_positive_patterns(self) -> dict[tuple[str, str], str]:
         """``(source_id, pattern_key) -> severity`` of every remembered false positive."""
@@ -263,6 +259,29 @@ class AnomalyTables(SqlAccess):
 
     def newest_ingest_batch(self) -> int:
         return int(self._rows("SELECT coalesce(max(ingest_batch), 0) FROM events")[0][0])
+
+
+def _anomaly_conditions(flt: AnomalyFilter) -> list[tuple[str, list[Any]]]:
+    """The filter as ``(condition with ? placeholders, values)`` pairs: source(s), type,
+    label, status, at least the severity, and windows overlapping ``[start, end)``."""
+    conditions: list[tuple[str, list[Any]]] = [
+        (f"{column} = ?", [value])
+        for column, value in (("source_id", flt.source_id),
+                              ("anomaly_type", flt.anomaly_type), ("label", flt.label),
+                              ("status", flt.status))
+        if value is not None]
+    if flt.sources:
+        conditions.append((f"source_id IN ({', '.join('?' * len(flt.sources))})",
+                           list(flt.sources)))
+    if flt.min_severity is not None:
+        allowed = [s for s, rank in SEVERITY_ORDER.items()
+                   if rank >= SEVERITY_ORDER[flt.min_severity]]
+        conditions.append((f"severity IN ({', '.join('?' * len(allowed))})", allowed))
+    if flt.start is not None:
+        conditions.append(("window_end >= ?", [flt.start]))
+    if flt.end is not None:
+        conditions.append(("window_start < ?", [flt.end]))
+    return conditions
 
 
 def _anomaly(row: tuple[Any, ...]) -> dict[str, Any]:

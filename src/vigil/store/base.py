@@ -93,6 +93,7 @@ class UploadState:
     options: dict[str, Any] = field(default_factory=dict)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    uploaded_by: str | None = None  # id of the API key that sent it (None: no keys in use)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,12 @@ class Store(Protocol):
 
     def unfinished_uploads(self) -> list[UploadState]: ...
 
+    def list_uploads(self, limit: int, before: tuple[dt.datetime, str] | None = None,
+                     status: str | None = None) -> list[UploadState]:
+        """Uploads newest first, older than the ``(created_at, upload_id)`` cursor when
+        given; each ``report`` holds only its totals (no rejected lines)."""
+        ...
+
     def claim_upload(self, upload_id: str) -> bool:
         """Take an upload for this process; ``False`` if another live process has it."""
         ...
@@ -209,7 +216,9 @@ class Store(Protocol):
 
     def get_anomaly(self, anomaly_id: int) -> dict[str, Any] | None: ...
 
-    def count_anomalies(self) -> dict[str, int]: ...
+    def count_anomalies(self, flt: AnomalyFilter | None = None) -> dict[str, int]:
+        """Anomalies per status (of those ``flt`` selects, when given)."""
+        ...
 
     def false_positive_patterns(self) -> dict[tuple[str, str], str]: ...
 

@@ -48,6 +48,14 @@ SEQUENCES = (("dead_letter_seq", "dead_letter_id", "dead_letters"),
 """Sequences of generated ids, with the column and table whose ids they hand out."""
 UPLOAD_COLUMNS = ("upload_id, filename, status, bytes_total, bytes_done, rows_read, report, "
                   "options, error, created_at, updated_at")
+UPLOADED_BY = "uploaded_by"
+"""Key of ``options`` (JSON) that holds the uploader; read back into its own field."""
+UPLOAD_TOTALS = ("rows_read", "accepted", "duplicates", "rejected")
+"""The report's totals an upload listing shows (its rejected lines stay in the store)."""
+UPLOAD_SUMMARY_COLUMNS = (
+    "upload_id, filename, status, bytes_total, bytes_done, rows_read, "
+    + ", ".join(f"CAST(report->>'{key}' AS BIGINT)" for key in UPLOAD_TOTALS)
+    + f", report IS NULL, options->>'{UPLOADED_BY}', error, created_at, updated_at")
 
 
 class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, RollupTables,
@@ -413,18 +421,23 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
 
     # -- uploads ---------------------------------------------------------------------------------
     def save_upload(self, state: UploadState) -> None:
+        """Insert or update an upload; a new one is created at ``state.created_at`` (now when
+        unset), which later saves keep."""
         report = json.dumps(state.report) if state.report is not None else None
+        options = state.options if state.uploaded_by is None else {
+            **state.options, UPLOADED_BY: state.uploaded_by}
         with self.transaction():
             self._write(
                 f"""INSERT INTO uploads ({UPLOAD_COLUMNS})
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
+                            coalesce(CAST(? AS TIMESTAMPTZ), now()), now())
                     ON CONFLICT (upload_id) DO UPDATE SET status = excluded.status,
                       bytes_total = excluded.bytes_total, bytes_done = excluded.bytes_done,
                       rows_read = excluded.rows_read, report = excluded.report,
                       error = excluded.error, updated_at = excluded.updated_at""",
                 [state.upload_id, state.filename, state.status, state.bytes_total,
-                 state.bytes_done, state.rows_read, report, json.dumps(state.options),
-                 state.error],
+                 state.bytes_done, state.rows_read, report, json.dumps(options),
+                 state.error, state.created_at],
             )
 
     def get_upload(self, upload_id: str) -> UploadState | None:
@@ -434,21 +447,57 @@ class SqlStore(AnomalyTables, AlertTables, SessionTables, AggregateTables, Rollu
     def unfinished_uploads(self) -> list[UploadState]:
         return self._uploads("status IN ('queued', 'processing')", [])
 
+    def list_uploads(self, limit: int, before: tuple[dt.datetime, str] | None = None,
+                     status: str | None = None) -> list[UploadState]:
+        """Uploads newest first (by ``created_at``, then id), of ``status`` when given,
+        created before the cursor ``(created_at, upload_id)`` when given.
+
+        Each ``report`` holds only the totals (``rows_read``, ``accepted``, ``duplicates``,
+        ``rejected``), read inside the database: the rejected lines are not loaded.
+        """
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if before is not None:
+            clauses.append("(created_at < ? OR (created_at = ? AND upload_id < ?))")
+            params.extend([before[0], before[0], before[1]])
+        rows = self._rows(
+            f"SELECT {UPLOAD_SUMMARY_COLUMNS} FROM uploads WHERE {' AND '.join(clauses)} "
+            "ORDER BY created_at DESC, upload_id DESC LIMIT ?", [*params, limit])
+        return [_upload_summary(row) for row in rows]
+
     def _uploads(self, where: str, params: list[Any]) -> list[UploadState]:
         rows = self._rows(
             f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE {where} ORDER BY created_at", params)
-        return [
-            UploadState(
+        states = []
+        for r in rows:
+            options = dict(_json_value(r[7]) or {})
+            states.append(UploadState(
                 upload_id=r[0], filename=r[1], status=r[2], bytes_total=r[3], bytes_done=r[4],
-                rows_read=r[5], report=_json_value(r[6]), options=_json_value(r[7]) or {},
+                rows_read=r[5], report=_json_value(r[6]), options=options,
                 error=r[8], created_at=r[9], updated_at=r[10],
-            )
-            for r in rows
-        ]
+                uploaded_by=options.pop(UPLOADED_BY, None),
+            ))
+        return states
 
 
 def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
     return DeadLetter(*row)
+
+
+def _upload_summary(row: tuple[Any, ...]) -> UploadState:
+    """An upload from a row of ``UPLOAD_SUMMARY_COLUMNS``."""
+    upload_id, filename, status, bytes_total, bytes_done, rows_read = row[:6]
+    totals, no_report = row[6:10], row[10]
+    uploaded_by, error, created_at, updated_at = row[11:]
+    report = None if no_report else {
+        key: int(value or 0) for key, value in zip(UPLOAD_TOTALS, totals, strict=True)}
+    return UploadState(upload_id=upload_id, filename=filename, status=status,
+                       bytes_total=bytes_total, bytes_done=bytes_done, rows_read=rows_read,
+                       report=report, error=error, uploaded_by=uploaded_by,
+                       created_at=created_at, updated_at=updated_at)
 
 
 def _json_value(value: Any) -> Any:

@@ -1,7 +1,8 @@
 // Analytics: visitor KPIs, the dwell-time histogram, occupancy over time, new and returning
-// visitors per day, and the same figures per camera, zone or attribute (when events carry
-// attributes). Range and source come from the filter bar; group by, occupancy bucket and
-// visitor period are page filters kept in the URL.
+// visitors per day, and the same figures per camera, zone or attribute (when the visits
+// carry attributes: GET /api/v1/analytics/attributes lists them). Range and source come
+// from the filter bar; group by, occupancy bucket and visitor period are page filters kept
+// in the URL.
 
 import { get } from "../api.js";
 import { bars, lines } from "../charts.js";
@@ -12,7 +13,6 @@ import { routeHash, setParams } from "../router.js";
 const BUCKETS = { "5min": "5 minutes", "15min": "15 minutes", "30min": "30 minutes",
   hour: "hour", day: "day" };
 const PERIODS = { day: "day", week: "week", month: "month" };
-const ATTRIBUTE_SAMPLE = 1000; // entry events read to learn which attributes exist
 const MAX_ATTRIBUTE_VALUES = 50; // more distinct values than this: not offered as a grouping
 const MAX_LINES = 8; // lines in one chart: the palette's colours
 const MAX_GROUP_ROWS = 100;
@@ -103,21 +103,14 @@ function defaultBucket(days) {
   return days <= 14 ? "hour" : "day";
 }
 
-/** Attribute names found on the range's entry events (a sample), with few distinct values. */
+/**
+ * The attributes the range's visits carry (from GET /api/v1/analytics/attributes), each
+ * ``{name, distinct}``: those with few enough distinct values to group by.
+ */
 async function attributeNames(view) {
-  const answer = await get("/api/v1/events", {
-    event_type: "entry", source: view.source, limit: ATTRIBUTE_SAMPLE,
-    from: `${addDays(view.from, -1)}T00:00:00Z`, to: `${addDays(view.to, 2)}T00:00:00Z`,
-  });
-  const values = new Map();
-  for (const event of answer.events) {
-    for (const [name, value] of Object.entries(event.attributes || {})) {
-      if (!values.has(name)) values.set(name, new Set());
-      values.get(name).add(JSON.stringify(value));
-    }
-  }
-  return [...values].filter(([, seen]) => seen.size <= MAX_ATTRIBUTE_VALUES)
-    .map(([name]) => name).sort();
+  const answer = await view.get("attributes");
+  return answer.attributes.filter((a) => a.distinct <= MAX_ATTRIBUTE_VALUES)
+    .map(({ name, distinct }) => ({ name, distinct }));
 }
 
 function groupName(dimension) {
@@ -126,7 +119,8 @@ function groupName(dimension) {
 
 function controls(view, attributes) {
   const options = [["", "nothing"], ["camera", "camera"], ["zone", "zone"],
-    ...attributes.map((name) => [`attributes.${name}`, `attribute: ${name}`])];
+    ...attributes.map(({ name, distinct }) => [`attributes.${name}`,
+      `attribute: ${name} (${int(distinct)} ${distinct === 1 ? "value" : "values"})`])];
   if (view.groupBy && !options.some(([value]) => value === view.groupBy)) {
     options.push([view.groupBy, groupName(view.groupBy)]);
   }
@@ -138,7 +132,8 @@ function controls(view, attributes) {
     h("label", {}, "Group by ", select),
     h("span", { class: "muted" }, "splits the occupancy chart and the table at the bottom",
       attributes.length ? "" : h("span", { id: "no-attributes" },
-        " (the events carry no attributes, such as age group or gender, to group by)")));
+        " (the visits carry no attributes, such as age group or gender, with at most ",
+        `${MAX_ATTRIBUTE_VALUES} values to group by)`)));
 }
 
 /** A page filter (a select kept in the URL as ``param``) above a card's content. */

@@ -1,6 +1,7 @@
 // Anomalies: the list filtered by period, source, type, severity (at least) and status, each
 // with its explanation and the actions Acknowledge / False positive / Reopen; the counts by
-// status; a chart of anomalies per day by severity. Every filter lives in the URL.
+// status of the anomalies matching the other filters; a chart of anomalies per day by
+// severity. Every filter lives in the URL.
 
 import { ApiError, forgetKey, get, post } from "../api.js";
 import { bars } from "../charts.js";
@@ -31,8 +32,11 @@ export async function render(root, ctx) {
     `${ctx.range.from} to ${ctx.range.to} (each source's local days)`,
     ctx.params.source ? ` · source ${ctx.params.source}` : " · all sources"),
   filterBar(filters),
-  h("p", { class: "muted", style: "margin:0 0 6px" },
-    "All anomalies by status (every source, all time); choose one to filter the list:"));
+  h("p", { class: "muted", id: "anomaly-counts-caption", style: "margin:0 0 6px" },
+    "Anomalies of this period",
+    ctx.params.source ? ` at ${ctx.params.source}` : " at every source",
+    filters.type || filters.severity ? " of the type and severity chosen" : "",
+    ", by status; choose one to filter the list:"));
   const tiles = root.appendChild(h("div", { class: "tiles", id: "anomaly-counts" }));
   const list = cardBody(root, "Anomalies, newest first", "anomaly-list");
   const chart = cardBody(root, "Anomalies per day by severity", "anomaly-chart");
@@ -99,7 +103,8 @@ function filterBar(filters) {
 /**
  * The API parameters of the filters, and ``keep(anomaly)``: the period is local days of
  * each source, so with all sources the request spans every zone's period and ``keep``
- * drops what lies outside the anomaly's own source's period.
+ * drops what lies outside the anomaly's own source's period. ``byZone`` lists the sources
+ * of each zone with that zone's period, for counts that need no ``keep``.
  */
 function apiQuery(ctx, filters) {
   const zones = Object.fromEntries(ctx.sources.map((s) => [s.source_id, s.timezone || "UTC"]));
@@ -118,17 +123,43 @@ function apiQuery(ctx, filters) {
   };
   const params = { source_id: chosen, type: filters.type, severity: filters.severity,
     status: filters.status, start: start.toISOString(), end: end.toISOString() };
-  return { params, keep, zones };
+  const byZone = new Map();
+  for (const source of chosen ? [chosen] : Object.keys(zones).sort()) {
+    const zone = zones[source] || "UTC";
+    if (!byZone.has(zone)) byZone.set(zone, { sources: [], ...bounds(source) });
+    byZone.get(zone).sources.push(source);
+  }
+  return { params, keep, zones, byZone: [...byZone.values()] };
 }
 
-/** The next ``limit`` anomalies to show (pages are fetched until they are found). */
+/**
+ * Anomalies per status matching every filter but the status, each source in its own local
+ * days: one count per zone (the API's ``filtered_counts`` of that zone's sources and period).
+ */
+async function countsByZone(query) {
+  const answers = await Promise.all(query.byZone.map(({ sources, start, end }) =>
+    get("/api/v1/anomalies", { ...query.params, source_id: sources, start: start.toISOString(),
+      end: end.toISOString(), limit: 1 })));
+  const counts = {};
+  for (const answer of answers) {
+    for (const [status, n] of Object.entries(answer.filtered_counts)) {
+      counts[status] = (counts[status] || 0) + n;
+    }
+  }
+  return counts;
+}
+
+/**
+ * The next ``limit`` anomalies to show (pages are fetched until they are found), and the
+ * first answer's ``filtered_counts`` (exact when every source shares one zone).
+ */
 async function fetchRows(query, limit, beforeId) {
   const rows = [];
   let before = beforeId;
   let counts = null;
   for (let page = 0; page < SKIP_PAGES; page += 1) {
     const answer = await get("/api/v1/anomalies", { ...query.params, limit, before_id: before });
-    counts = counts || answer.counts;
+    counts = counts || answer.filtered_counts;
     rows.push(...answer.anomalies.filter(query.keep));
     before = answer.next_before_id;
     if (rows.length >= limit || before === null) break;
@@ -141,8 +172,10 @@ async function fetchRows(query, limit, beforeId) {
 }
 
 async function drawList(element, tiles, ctx, filters, query) {
-  const first = await fetchRows(query, filters.limit, null);
-  const counts = { ...first.counts };
+  const oneZone = query.byZone.length === 1;
+  const [first, zoneCounts] = await Promise.all([fetchRows(query, filters.limit, null),
+    oneZone ? null : countsByZone(query)]);
+  const counts = { ...(oneZone ? first.counts : zoneCounts) };
   const redrawCounts = () => drawCounts(tiles, counts, filters.status, ctx.params);
   redrawCounts();
   if (!first.rows.length) {

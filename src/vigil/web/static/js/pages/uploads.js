@@ -1,17 +1,18 @@
 // Uploads: drop a camera export (or pick it), watch it being sent and processed, then read
 // its data quality report (accepted, duplicates, rejected rows by reason with line numbers)
-// and go to the analytics of its range. Uploads of this browser tab are listed below.
+// and go to the analytics of its range. Every upload the service has taken (from any browser,
+// script or key) is listed below, newest first, a page at a time.
 
 import { ApiError, forgetKey, get, storedKey } from "../api.js";
 import { cardBody, empty, fill, h, section } from "../dom.js";
-import { int, localTime, pct } from "../format.js";
+import { duration, int, localTime, pct } from "../format.js";
 import { routeHash } from "../router.js";
 
 const FORMATS = { "": "from the file name", csv: "CSV", ndjson: "NDJSON", parquet: "Parquet",
   "ha-events": "Home Assistant events (NDJSON)", "ha-history": "Home Assistant history (CSV)" };
 const ACCEPT = ".csv,.ndjson,.jsonl,.json,.parquet,.pq";
-const HISTORY_KEY = "vigil.uploads";
-const HISTORY_SIZE = 20;
+const PAGE_SIZE = 20;
+const NOWRAP = "white-space: nowrap";
 const POLL_MS = 400;
 const MB = 1024 * 1024;
 
@@ -21,8 +22,12 @@ export async function render(root, ctx) {
     "export. Every row is checked; bad rows are reported with their line number and reason."));
   const options = optionControls();
   const runs = h("div", { id: "upload-runs" });
-  const listing = cardBody(root, "Uploads in this browser tab", "upload-history");
-  const refresh = () => section(listing, drawHistory);
+  const listing = cardBody(root, "All uploads", "upload-history");
+  let generation = 0; // a refresh answered after a newer one must not draw over it
+  const refresh = () => {
+    const mine = ++generation;
+    return section(listing, (element) => drawHistory(element, () => mine === generation));
+  };
   const start = (files) => {
     for (const file of files) {
       const run = h("section", { class: "card upload-run", dataset: { filename: file.name } });
@@ -123,7 +128,6 @@ function sendFile(run, file, options, finished) {
         answer && answer.field), () => sendFile(run, file, options, finished));
       return;
     }
-    remember(answer.upload_id, file.name);
     if (!run.isConnected) return; // the page was left while sending
     run.dataset.uploadId = answer.upload_id;
     history.replaceState(null, "", routeHash("uploads", null, { upload: answer.upload_id }));
@@ -352,48 +356,72 @@ function details(report) {
       nulls.map(([column, n]) => `${column} ${int(n)}`).join(", "), ".") : null);
 }
 
-// ---- uploads of this tab ---------------------------------------------------------------
+// ---- every upload of the service ------------------------------------------------------
 
-function remembered() {
-  try {
-    const list = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
-    return Array.isArray(list) ? list : [];
-  } catch (_) {
-    return []; // unreadable: start a new list
-  }
-}
-
-function remember(uploadId, filename) {
-  const list = [{ id: uploadId, filename }, ...remembered().filter((u) => u.id !== uploadId)];
-  sessionStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, HISTORY_SIZE)));
-}
-
-async function drawHistory(element) {
-  const list = remembered();
-  if (!list.length) {
-    empty(element, "No uploads from this tab yet.",
-      "Drop a file above. From a shell: ", h("code", {}, "vigil ingest events.csv"),
-      " or ", h("code", {}, "curl -F file=@events.csv http://HOST/api/v1/uploads"),
-      ".");
+/** The newest uploads (any browser, script or key), with a button for older ones. */
+async function drawHistory(element, current) {
+  const page = await get("/api/v1/uploads", { limit: PAGE_SIZE });
+  if (!current()) return;
+  if (!page.uploads.length) {
+    empty(element, "No uploads yet.",
+      "Drop a file above. From a shell: ",
+      h("code", {}, "curl -F file=@events.csv http://HOST/api/v1/uploads"),
+      " (or load a file directly with ", h("code", {}, "vigil ingest events.csv"), ").");
     return;
   }
-  const uploads = await Promise.all(list.map((u) => get(`/api/v1/uploads/${u.id}`)
-    .catch((error) => ({ upload_id: u.id, filename: u.filename, status: "unknown",
-      error: error.message, progress: {}, report: null }))));
-  fill(element, h("table", { id: "history-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "File"), h("th", {}, "Status"),
-      h("th", { class: "num" }, "Accepted"), h("th", { class: "num" }, "Duplicates"),
-      h("th", { class: "num" }, "Rejected"), h("th", {}, "Uploaded"))),
-    h("tbody", {}, uploads.map((u) => h("tr", { dataset: { uploadId: u.upload_id } },
-      h("td", {}, h("a", { href: routeHash("uploads", null, { upload: u.upload_id }) },
-        u.filename)),
-      h("td", {}, h("span", { class: `badge ${badge(u.status)}`, title: u.error || null },
-        u.status)),
-      h("td", { class: "num" }, u.report ? int(u.report.accepted) : "–"),
-      h("td", { class: "num" }, u.report ? int(u.report.duplicates) : "–"),
-      h("td", { class: "num" }, u.report ? int(u.report.rejected) : "–"),
-      h("td", {}, u.created_at ? `${localTime(u.created_at, "UTC")} UTC` : "–"))))),
-  h("p", { class: "muted" }, "Kept for this browser tab only; open one to see its report."));
+  const rows = h("tbody", {}, page.uploads.map(historyRow));
+  const more = h("p", { class: "actions" });
+  fill(element, h("p", { class: "muted" }, "Every upload this service has taken, newest ",
+    "first; times in UTC. Open one to see its report."),
+  h("table", { id: "history-table" }, h("thead", {}, h("tr", {},
+    h("th", {}, "File"), h("th", {}, "Status"), h("th", {}, "Uploaded by"),
+    h("th", {}, "Uploaded (UTC)"), h("th", { class: "num" }, "Took"),
+    h("th", { class: "num" }, "Size"), h("th", { class: "num" }, "Rows read"),
+    h("th", { class: "num" }, "Accepted"), h("th", { class: "num" }, "Duplicates"),
+    h("th", { class: "num" }, "Rejected"))), rows), more);
+  moreButton(more, rows, page.next_before);
+}
+
+/** "Load more": the next page of older uploads, appended to ``rows``. */
+function moreButton(holder, rows, before) {
+  if (!before) {
+    holder.remove(); // nothing older: no button, no empty line
+    return;
+  }
+  const button = h("button", { type: "button", class: "secondary", id: "history-more",
+    onclick: async () => {
+      button.disabled = true;
+      button.textContent = "Loading…";
+      try {
+        const page = await get("/api/v1/uploads", { limit: PAGE_SIZE, before });
+        rows.append(...page.uploads.map(historyRow));
+        moreButton(holder, rows, page.next_before);
+      } catch (error) {
+        console.warn("older uploads failed:", error);
+        button.disabled = false;
+        button.textContent = "Load more (the last try failed)";
+      }
+    } }, "Load more");
+  fill(holder, button);
+}
+
+function historyRow(u) {
+  const number = (field, value) => h("td", { class: "num", dataset: { field,
+    value: value === null ? "" : String(value) } }, int(value));
+  const by = u.uploaded_by;
+  const took = u.finished_at ? new Date(u.finished_at) - new Date(u.created_at) : null;
+  return h("tr", { dataset: { uploadId: u.upload_id, status: u.status } },
+    h("td", {}, h("a", { href: routeHash("uploads", null, { upload: u.upload_id }) },
+      u.filename), u.error ? h("div", { class: "muted history-error" }, u.error) : null),
+    h("td", {}, h("span", { class: `badge ${badge(u.status)}`, title: u.error || null },
+      u.status)),
+    h("td", { title: by ? `API key ${by.key_id}` : "sent without an API key" },
+      by ? by.name || by.key_id : "–"),
+    h("td", { style: NOWRAP }, localTime(u.created_at, "UTC")),
+    h("td", { class: "num" }, took === null ? "–" : duration(Math.max(0, took))),
+    h("td", { class: "num", style: NOWRAP }, size(u.bytes_total)),
+    number("rows_read", u.rows_read), number("accepted", u.accepted),
+    number("duplicates", u.duplicates), number("rejected", u.rejected));
 }
 
 function badge(status) {
