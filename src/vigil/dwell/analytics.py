@@ -91,7 +91,7 @@ class DwellAnalytics:
         check_dimensions(group_by, GROUP_DIMENSIONS)
         overall = _kpi_row(self._stats(flt).to_pylist()[0])
         overall["events_processed"] = count_events(self.reader, flt)
-        result: dict[str, Any] = {"filter": _describe(flt), "kpis": overall}
+        result: dict[str, Any] = {"filter": describe_filter(flt), "kpis": overall}
         if group_by:
             rows = self._stats(flt, group_by).to_pylist()
             result["groups"] = [{**{d: row[d] for d in group_by}, **_kpi_row(row)}
@@ -115,7 +115,7 @@ class DwellAnalytics:
         else:  # past the last page: count the groups on their own
             first = self._stats(flt, group_by, 1, 0)
             groups = int(first.column("groups")[0].as_py()) if first.num_rows else 0
-        result: dict[str, Any] = {"filter": _describe(flt), "group_by": list(group_by),
+        result: dict[str, Any] = {"filter": describe_filter(flt), "group_by": list(group_by),
                                   "rows": rows, "total_groups": groups,
                                   "series": _series(rows, group_by,
                                                     ("complete", "mean_ms", "median_ms",
@@ -156,7 +156,7 @@ class DwellAnalytics:
             entry["repeat_visitors"] += row["persons"] if row["visit_days"] >= 2 else 0
         overall = _frequency_totals(frequency)
         return {
-            "filter": _describe(flt), "period": period, "group_by": list(group_by),
+            "filter": describe_filter(flt), "period": period, "group_by": list(group_by),
             **overall,
             "groups": [{**dict(zip(group_by, key, strict=True)), **counts}
                        for key, counts in totals.items()] if group_by else [],
@@ -183,7 +183,7 @@ class DwellAnalytics:
         intervals = self._intervals(flt, group_by, data_end)
         skipped = self._status_counts(flt, ("timed_out", "orphan_exit"))
         first, last = self._range_ms(flt, intervals, zone_name)
-        result: dict[str, Any] = {"filter": _describe(flt), "bucket": bucket,
+        result: dict[str, Any] = {"filter": describe_filter(flt), "bucket": bucket,
                                   "timezone": zone_name, "group_by": list(group_by),
                                   "sessions_left_out": skipped, "series": []}
         if first is None or last is None:
@@ -271,7 +271,7 @@ class DwellAnalytics:
         else:
             total = count_sessions(self.reader, flt)
         next_offset = offset + len(rows) if offset + len(rows) < total else None
-        return {"filter": _describe(flt), "sessions": rows, "total": total,
+        return {"filter": describe_filter(flt), "sessions": rows, "total": total,
                 "next_offset": next_offset}
 
 
@@ -345,7 +345,7 @@ def _series(rows: list[dict[str, Any]], dims: tuple[str, ...], metrics: tuple[st
     return list(grouped.values())
 
 
-def _describe(flt: AnalyticsFilter) -> dict[str, Any]:
+def describe_filter(flt: AnalyticsFilter) -> dict[str, Any]:
     """The filter as given, for the response."""
     return {"from": flt.start_date or flt.start, "to": flt.end_date or flt.end,
             "cameras": list(flt.cameras), "zone": flt.zone, "person": flt.person,

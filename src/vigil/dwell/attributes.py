@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.dwell.analytics import _describe
+from vigil.dwell.analytics import describe_filter
 from vigil.dwell.filters import AnalyticsFilter, session_where
 from vigil.dwell.reader import SqlReader
 
@@ -72,4 +72,4 @@ def attribute_summary(reader: SqlReader, flt: AnalyticsFilter,
 def attribute_answer(reader: SqlReader, flt: AnalyticsFilter,
                      top: int = TOP_VALUES) -> dict[str, Any]:
     """The filter as given and :func:`attribute_summary`, as the API answers."""
-    return {"filter": _describe(flt), "attributes": attribute_summary(reader, flt, top)}
+    return {"filter": describe_filter(flt), "attributes": attribute_summary(reader, flt, top)}
