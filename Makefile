@@ -18,12 +18,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vigil demo
 
-## Lint, type-check and run the whole test suite (installs the test servers when missing).
+## Lint, type-check and run the whole test suite on two processes (installs the test
+## servers and Chromium when missing).
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	scripts/install-servers
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
