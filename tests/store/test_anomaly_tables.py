@@ -37,7 +37,7 @@ def test_save_list_filter_and_page(store: Store) -> None:
     first = everything[-1]
     assert first["type"] == "rare_time" and first["components"] == {"rate_per_week": 0.2}
     assert first["window_start"] == T0 and first["status"] == "open"
-    assert [a["type"] for a in store.list_anomalies(AnomalyFilter(source_id="door"), 10)] == \
+    assert [a["type"] for a in store.list_anomalies(AnomalyFilter(sources=("door",)), 10)] == \
         ["novel_object"]
     assert {a["type"] for a in store.list_anomalies(AnomalyFilter(min_severity="medium"),
                                                      10)} == {"rare_time", "novel_object"}

@@ -47,7 +47,8 @@ def list_command(
         return
     from vigil.store.anomalies import ANOMALY_STATUSES, SEVERITY_ORDER, AnomalyFilter
 
-    flt = AnomalyFilter(source_id=source, anomaly_type=_choice(kind, TYPES, "--type"),
+    flt = AnomalyFilter(sources=(source,) if source else (),
+                        anomaly_type=_choice(kind, TYPES, "--type"),
                         min_severity=_choice(severity, list(SEVERITY_ORDER), "--severity"),
                         status=_choice(status, ANOMALY_STATUSES, "--status"))
     with opened_store(settings_for(db)) as store:

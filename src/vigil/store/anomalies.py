@@ -52,9 +52,8 @@ class NewAnomaly:
 @dataclass(frozen=True)
 class AnomalyFilter:
     """Filters of the anomaly listing; every field is optional. ``sources`` keeps the
-    anomalies of any of those sources (``source_id`` of that one)."""
+    anomalies of any of those sources (empty: every source)."""
 
-    source_id: str | None = None
     sources: tuple[str, ...] = ()
     anomaly_type: str | None = None
     label: str | None = None
@@ -266,8 +265,7 @@ def _anomaly_conditions(flt: AnomalyFilter) -> list[tuple[str, list[Any]]]:
     label, status, at least the severity, and windows overlapping ``[start, end)``."""
     conditions: list[tuple[str, list[Any]]] = [
         (f"{column} = ?", [value])
-        for column, value in (("source_id", flt.source_id),
-                              ("anomaly_type", flt.anomaly_type), ("label", flt.label),
+        for column, value in (("anomaly_type", flt.anomaly_type), ("label", flt.label),
                               ("status", flt.status))
         if value is not None]
     if flt.sources:
