@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,16 @@ def run_vigil(*args: str | Path, env: dict[str, str] | None = None) -> str:
         raise RuntimeError(f"vigil {' '.join(map(str, args))} exited {done.returncode}:\n"
                            f"{done.stderr[-3000:]}")
     return done.stdout
+
+
+def create_key(db: Path, scope: str) -> str:
+    """Create an API key of ``scope`` in the store ``db`` with ``vigil keys create``; the
+    key as printed (once)."""
+    printed = run_vigil("keys", "create", "--scope", scope, "--db", db)
+    found = re.findall(r"vgl_\S+", printed)
+    if not found:
+        raise RuntimeError(f"vigil keys create printed no key:\n{printed}")
+    return str(found[-1])
 
 
 def build_dataset(folder: Path, days: int = 28) -> Path:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import Console, open_page, wait_ready
-from .live import LiveServer, run_vigil, start_server
+from .live import LiveServer, create_key, run_vigil, start_server
 
 ALL = 1000
 STATUSES = ("open", "acknowledged", "false_positive")
@@ -238,8 +238,7 @@ def read_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSe
               "novel_object,spike", "--anomaly-warmup-days", "6")
     db = workdir / "vigil.duckdb"
     run_vigil("ingest", workdir / "data" / "events.csv", "--db", db)
-    created = run_vigil("keys", "create", "--scope", "read", "--db", db)
-    key = re.findall(r"vgl_\S+", created)[-1]
+    key = create_key(db, "read")
     server = start_server(db, workdir)
     yield server, key
     server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from .conftest import Console, wait_ready
-from .live import LiveServer, run_vigil, start_server
+from .live import LiveServer, create_key, run_vigil, start_server
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,7 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer
     db = workdir / "vigil.duckdb"
     run_vigil("generate", workdir / "data", "--days", "2")
     run_vigil("ingest", workdir / "data" / "events.csv", "--db", db)
-    created = run_vigil("keys", "create", "--scope", "read", "--db", db)
-    key = re.findall(r"vgl_\S+", created)[-1]
+    key = create_key(db, "read")
     server = start_server(db, workdir)
     yield server, key
     server.stop()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Console, open_page, wait_ready
-from .live import LiveServer, run_vigil, start_server
+from .live import LiveServer, create_key, run_vigil, start_server
 
 DONE_TIMEOUT_MS = 60_000
 CAMERAS = ("front_door", "backyard", "garage", "shop_entrance")
@@ -199,8 +199,7 @@ def test_refused_and_unreadable_files_are_explained(page: Page, live: LiveServer
 def test_read_only_key_is_told_it_needs_the_ingest_scope(page: Page, console: Console,
                                                          tmp_path: Path) -> None:
     db = tmp_path / "keys.duckdb"
-    printed = run_vigil("keys", "create", "--scope", "read", "--db", db)
-    key = printed.strip().splitlines()[-1].strip()
+    key = create_key(db, "read")
     server = start_server(db, tmp_path)
     try:
         console.allow(r"status of 403")
