@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any
 
@@ -13,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.auth import require
+from vigil.api.cursors import decode_cursor, encode_cursor
 from vigil.api.errors import ApiError, error_body
 from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
@@ -102,8 +101,10 @@ def list_events(
             raise ApiError(422, f"{name} needs a time zone (e.g. 2026-03-22T10:00:00Z)", name)
     flt = EventFilter(source_id=source_id or camera_id, event_type=event_type, label=label,
                       subject_id=subject_id, start=start, end=end)
-    page = state.store.list_events(flt, _decode_cursor(cursor), limit)
-    return {"events": page.events, "next_cursor": _encode_cursor(page.next_cursor)}
+    page = state.store.list_events(flt, decode_cursor(cursor, "cursor"), limit)
+    after = page.next_cursor
+    return {"events": page.events,
+            "next_cursor": None if after is None else encode_cursor(*after)}
 
 
 async def _read_body(request: Request) -> bytes:
@@ -119,18 +120,3 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _encode_cursor(cursor: tuple[dt.datetime, str] | None) -> str | None:
-    if cursor is None:
-        return None
-    raw = json.dumps([cursor[0].isoformat(), cursor[1]]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        ts, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return dt.datetime.fromisoformat(ts), str(event_id)
-    except (ValueError, TypeError) as exc:
-        raise ApiError(422, "cursor is not one this server issued", "cursor") from exc

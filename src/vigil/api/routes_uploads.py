@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from vigil.api.auth import presented_key, require
+from vigil.api.cursors import decode_cursor, encode_cursor
 from vigil.api.errors import ApiError
 from vigil.api.params import checked_zone
 from vigil.api.state import AppState, app_state
@@ -77,13 +75,14 @@ def list_uploads(
     """Every upload the service has taken, newest first: file, uploader (API key), status,
     times, bytes and the report's totals (``GET /api/v1/uploads/{id}`` has the whole
     report). ``next_before`` is null on the last page."""
-    found = state.store.list_uploads(limit + 1, _decode_before(before), status)
+    cursor = decode_cursor(before, "before", " (pass next_before)", need_zone=True)
+    found = state.store.list_uploads(limit + 1, cursor, status)
     page = found[:limit]
     names = {key["key_id"]: key["name"] for key in state.store.list_api_keys()}
     last = page[-1] if len(found) > limit else None
     return {
         "uploads": [_summary(upload, names) for upload in page],
-        "next_before": _encode_before(last.created_at, last.upload_id)
+        "next_before": encode_cursor(last.created_at, last.upload_id)
         if last is not None and last.created_at is not None else None,
     }
 
@@ -134,25 +133,6 @@ def _key_id(request: Request, store: Store) -> str | None:
     key = presented_key(request)
     found = store.find_api_key(hash_key(key)) if key else None
     return found[0] if found else None
-
-
-def _encode_before(created_at: dt.datetime, upload_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), upload_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_before(before: str | None) -> tuple[dt.datetime, str] | None:
-    if not before:
-        return None
-    try:
-        created_at, upload_id = json.loads(base64.urlsafe_b64decode(before.encode()))
-        at = dt.datetime.fromisoformat(created_at)
-        if at.tzinfo is None or not isinstance(upload_id, str):
-            raise ValueError("not a (time with zone, id) pair")
-    except (ValueError, TypeError) as exc:
-        raise ApiError(422, "before is not a cursor this server issued (pass next_before)",
-                       "before") from exc
-    return at, upload_id
 
 
 def _options(filename: str, values: dict[str, list[Any]]) -> dict[str, Any]:
