@@ -3,7 +3,8 @@
 Runs file ingest (clean, 1 % bad rows, all duplicates), HTTP batch ingest, single-event POST
 latency and, where PostgreSQL is installed, a bare ``COPY`` reference and Vigil on
 PostgreSQL (file ingest, HTTP batch ingest with 1, 2 and 4 workers), then the baseline,
-anomaly, MQTT and dwell-analytics groups (``benchmarks/dwell.py``); writes one JSON file
+anomaly, MQTT, dwell-analytics (``benchmarks/dwell.py``) and dashboard page-load
+(``benchmarks/dashboard.py``) groups; writes one JSON file
 with the machine, the figures, the targets and a verdict per target; prints a short table
 to stderr. Everything runs in a temporary directory and on 127.0.0.1.
 """
@@ -26,6 +27,10 @@ from benchmarks.aggregates import run_aggregate_benchmarks
 from benchmarks.anomaly_quality import run_anomaly_benchmarks
 from benchmarks.baselines import RESULT_KEYS as BASELINE_KEYS
 from benchmarks.baselines import run_baseline_benchmarks
+from benchmarks.dashboard import FULL as DASHBOARD_FULL
+from benchmarks.dashboard import QUICK as DASHBOARD_QUICK
+from benchmarks.dashboard import RESULT_KEYS as DASHBOARD_KEYS
+from benchmarks.dashboard import run_dashboard_benchmarks
 from benchmarks.dwell import RESULT_KEYS as DWELL_KEYS
 from benchmarks.dwell import run_dwell_benchmarks
 from benchmarks.file_ingest import make_csv, run_file_benchmarks
@@ -213,6 +218,12 @@ def run_suite(params: Params) -> dict[str, Any]:
                     tmp / "patterns",
                     events_per_day=100_000 if params.mode == "full" else 20_000),
                 PATTERN_KEYS)
+        guarded("dashboard", results,
+                lambda: run_dashboard_benchmarks(
+                    tmp / "dashboard",
+                    DASHBOARD_FULL if params.mode == "full" else DASHBOARD_QUICK,
+                    vigil=vigil, log=log),
+                DASHBOARD_KEYS)
         guarded("MQTT ingest", results,
                 lambda: run_mqtt_benchmarks(max(10_000, params.rows // 10), tmp, log),
                 tuple(key for key, _ in MQTT_RUNS))
@@ -299,6 +310,24 @@ TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
       "sessions_p50_ms")),
     ("analytics API cached p50", "dwell_api",
      ("kpis_cached_p50_ms", "occupancy_cached_p50_ms", "sessions_cached_p50_ms")),
+    ("dashboard warm p50 (ms)", "dashboard_pages",
+     ("overview_warm_p50_ms", "camera_warm_p50_ms", "anomalies_warm_p50_ms")),
+    ("dashboard warm p50 (ms)", "dashboard_pages",
+     ("analytics_warm_p50_ms", "patterns_warm_p50_ms", "uploads_warm_p50_ms")),
+    ("dashboard cold (ms)", "dashboard_pages",
+     ("overview_cold_ms", "camera_cold_ms", "anomalies_cold_ms")),
+    ("dashboard cold (ms)", "dashboard_pages",
+     ("analytics_cold_ms", "patterns_cold_ms", "uploads_cold_ms")),
+    ("dashboard API requests", "dashboard_pages",
+     ("overview_api_requests", "camera_api_requests", "anomalies_api_requests")),
+    ("dashboard API requests", "dashboard_pages",
+     ("analytics_api_requests", "patterns_api_requests", "uploads_api_requests")),
+    ("dashboard API bytes", "dashboard_pages",
+     ("overview_api_bytes", "camera_api_bytes", "anomalies_api_bytes")),
+    ("dashboard API bytes", "dashboard_pages",
+     ("analytics_api_bytes", "patterns_api_bytes", "uploads_api_bytes")),
+    ("overview requests/sources", "dashboard_overview_sources",
+     ("sources_few", "requests_few", "sources_many", "requests_many")),
 )
 """Label, result key, metrics (``a.b`` reads ``figures["a"]["b"]``)."""
 

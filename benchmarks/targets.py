@@ -11,6 +11,8 @@ from benchmarks.aggregates import CORRECTNESS as AGGREGATE_CORRECTNESS
 from benchmarks.aggregates import TARGETS as AGGREGATE_TARGETS
 from benchmarks.baselines import CORRECTNESS as BASELINE_CORRECTNESS
 from benchmarks.baselines import TARGETS as BASELINE_TARGETS
+from benchmarks.dashboard import CORRECTNESS as DASHBOARD_CORRECTNESS
+from benchmarks.dashboard import TARGETS as DASHBOARD_TARGETS
 from benchmarks.dwell import CORRECTNESS as DWELL_CORRECTNESS
 from benchmarks.dwell import TARGETS as DWELL_TARGETS
 from benchmarks.patterns import CORRECTNESS as PATTERN_CORRECTNESS
@@ -74,6 +76,7 @@ TARGETS += tuple(Target(*t) for t in DWELL_TARGETS)
 TARGETS += tuple(Target(*t) for t in AGGREGATE_TARGETS)
 TARGETS += tuple(Target(*t) for t in ROLLUP_TARGETS)
 TARGETS += tuple(Target(*t) for t in PATTERN_TARGETS)
+TARGETS += tuple(Target(*t) for t in DASHBOARD_TARGETS)
 """Performance bars (from the issues); correctness checks are added by :func:`evaluate`."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -99,6 +102,7 @@ CORRECTNESS: tuple[tuple[str, str], ...] = (
     *AGGREGATE_CORRECTNESS,
     *ROLLUP_CORRECTNESS,
     *PATTERN_CORRECTNESS,
+    *DASHBOARD_CORRECTNESS,
 )
 
 
