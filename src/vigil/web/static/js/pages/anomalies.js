@@ -3,7 +3,8 @@
 // status of the anomalies matching the other filters; a chart of anomalies per day by
 // severity. Every filter lives in the URL.
 
-import { ApiError, forgetKey, get, post } from "../api.js";
+import { actionFailure, actionsFor, applyAction } from "../anomaly-actions.js";
+import { ApiError, get } from "../api.js";
 import { bars } from "../charts.js";
 import { cardBody, empty, failed, fill, h, section } from "../dom.js";
 import { addDays, int, localMidnight, localTime } from "../format.js";
@@ -15,11 +16,6 @@ const SEVERITIES = ["low", "medium", "high"];
 // Okabe–Ito, the same as the chart markers of the other pages
 const SEVERITY_COLOURS = { low: "#56B4E9", medium: "#E69F00", high: "#D55E00" };
 const STATUSES = { open: "open", acknowledged: "acknowledged", false_positive: "false positive" };
-const ACTIONS = [
-  { path: "ack", title: "Acknowledge", from: ["open"] },
-  { path: "false-positive", title: "False positive", from: ["open", "acknowledged"] },
-  { path: "reopen", title: "Reopen", from: ["acknowledged", "false_positive"] },
-];
 const PAGE_SIZE = 50;
 const MAX_PAGE = 1000;
 const CHART_PAGES = 5;
@@ -273,7 +269,7 @@ function anomalyRow(anomaly, zones, changed) {
   h("td", {}, h("span", { class: `badge ${anomaly.status} status` },
     STATUSES[anomaly.status] || anomaly.status)),
   h("td", {}, h("p", { class: "explanation" }, anomaly.explanation)),
-  h("td", {}, h("div", { class: "actions" }, ACTIONS.filter((a) => a.from.includes(anomaly.status))
+  h("td", {}, h("div", { class: "actions" }, actionsFor(anomaly.status)
     .map((action) => h("button", { type: "button", class: "secondary", "data-action": action.path,
       style: "padding:2px 8px;font-size:13px",
       onclick: () => act(row, anomaly, action, message, zones, changed) }, action.title))),
@@ -284,21 +280,14 @@ function anomalyRow(anomaly, zones, changed) {
 async function act(row, anomaly, action, message, zones, changed) {
   for (const button of row.querySelectorAll("button")) button.disabled = true;
   try {
-    const updated = await post(`/api/v1/anomalies/${anomaly.anomaly_id}/${action.path}`);
+    const updated = await applyAction(anomaly.anomaly_id, action);
     row.replaceWith(anomalyRow(updated, zones, changed));
     if (updated.status !== anomaly.status) changed(anomaly.status, updated.status);
   } catch (error) {
     for (const button of row.querySelectorAll("button")) button.disabled = false;
     message.hidden = false;
-    if (error.status === 403) {
-      fill(message, "A key with the ", h("code", {}, "ingest"), " scope is needed to change ",
-        `an anomaly (${error.message}). `,
-        h("button", { type: "button", class: "secondary", "data-action": "another-key",
-          onclick: () => { forgetKey(); act(row, anomaly, action, message, zones, changed); } },
-        "Use another key"));
-    } else {
-      fill(message, `Could not ${action.title.toLowerCase()}: ${error.message}`);
-    }
+    fill(message, actionFailure(error, action,
+      () => act(row, anomaly, action, message, zones, changed)));
     message.className = "action-message error";
   }
 }

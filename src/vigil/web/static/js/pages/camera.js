@@ -2,7 +2,8 @@
 // anomalies of the range (acknowledge / false positive / reopen), the hour × weekday baseline
 // and the object-type mix. Every time is the camera's local time.
 
-import { ApiError, forgetKey, get, post } from "../api.js";
+import { actionFailure, actionsFor, applyAction } from "../anomaly-actions.js";
+import { get } from "../api.js";
 import { bars, heatmap, lines } from "../charts.js";
 import { cardBody, empty, fill, h, section } from "../dom.js";
 import { addDays, int, localMidnight, localTime, num, pct, WEEKDAYS } from "../format.js";
@@ -17,8 +18,6 @@ const MAX_ANOMALY_PAGES = 10;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
   "Dec"];
 const HOURS = Array.from({ length: 24 }, (_, hour) => String(hour).padStart(2, "0"));
-const ACTIONS = { ack: "Acknowledge", "false-positive": "False positive", reopen: "Reopen" };
-
 export async function render(root, ctx) {
   if (!ctx.arg) {
     pickSource(root, ctx);
@@ -268,19 +267,20 @@ function anomalyRow(anomaly, zone, root) {
     fill(status, h("span", { class: `badge ${current.status}`, "data-role": "status" },
       current.status.replace("_", " ")));
     fill(actions, h("div", { class: "actions" }, actionsFor(current.status).map((action) =>
-      h("button", { type: "button", class: action === "ack" ? null : "secondary",
-        "data-action": action, onclick: () => act(action) }, ACTIONS[action]))));
+      h("button", { type: "button", class: action.path === "ack" ? null : "secondary",
+        "data-action": action.path, onclick: () => act(action) }, action.title))));
   };
   const act = async (action) => {
     for (const button of actions.querySelectorAll("button")) button.disabled = true;
     try {
-      const updated = await post(`/api/v1/anomalies/${anomaly.anomaly_id}/${action}`);
+      const updated = await applyAction(anomaly.anomaly_id, action);
       draw(updated);
       const svg = root.querySelector("#timeline-chart");
       if (svg) markerStatus(svg, updated);
     } catch (error) {
       draw(shown);
-      actions.append(actionError(error, () => act(action)));
+      actions.append(h("p", { class: "error", role: "alert", "data-role": "action-error" },
+        actionFailure(error, action, () => act(action))));
     }
   };
   draw(anomaly);
@@ -296,25 +296,6 @@ function anomalyRow(anomaly, zone, root) {
       anomaly.severity)),
     status, actions);
   return row;
-}
-
-function actionsFor(status) {
-  if (status === "open") return ["ack", "false-positive"];
-  if (status === "acknowledged") return ["false-positive", "reopen"];
-  return ["reopen"];
-}
-
-function actionError(error, retry) {
-  if (error instanceof ApiError && error.status === 403) {
-    return h("p", { class: "error", role: "alert", "data-role": "action-error" },
-      "Not allowed: changing an anomaly needs an API key with the ", h("code", {}, "ingest"),
-      " scope, which this key does not have. ",
-      h("button", { type: "button", class: "secondary", onclick: () => { forgetKey(); retry(); } },
-        "Use another key"));
-  }
-  const message = error && error.message ? error.message : String(error);
-  return h("p", { class: "error", role: "alert", "data-role": "action-error" },
-    `Could not change it: ${error && error.status ? `${error.status}: ` : ""}${message}`);
 }
 
 // ---- baseline ----------------------------------------------------------------------------
