@@ -150,3 +150,127 @@ def test_the_patterns_job_is_listed_run_and_counted(app: FastAPI, client: TestCl
     assert listed(client)["count"] == 0
     assert metric_value(client, 'vigil_job_runs_total{job="patterns"}') == runs + 1
     assert metric_value(client, 'vigil_job_last_rows{job="patterns",kind="written"}') == 0
+
+
+# -- paging and facets ------------------------------------------------------------------------
+
+KINDS = ("time_of_day", "cooccurrence", "sequence", "duration")
+NAMES = ("light.hall", "light.kitchen", "switch.kettle", "binary_sensor.door", 'odd "name"')
+
+
+def many_patterns(n: int = 23) -> list[Pattern]:
+    """``n`` patterns of several types and entities, with tied confidences (ids break ties)."""
+    found = []
+    for i in range(n):
+        names = tuple(NAMES[(i + j) % len(NAMES)] for j in range(1 + i % 3))
+        found.append(Pattern(
+            type=KINDS[i % len(KINDS)], key=f"p{i:02d}", entities=names,
+            confidence=round(0.3 + (i % 5) * 0.15, 2), description=f"pattern {i}",
+            evidence={"days_observed": 5 + i}, first_seen=D, last_seen=D))
+    return found
+
+
+def paged(client: TestClient, limit: int, **params: Any) -> tuple[list[str], list[int]]:
+    """Every page from offset 0 on, following ``next_offset``: the ids and the totals."""
+    ids: list[str] = []
+    totals: list[int] = []
+    offset: int | None = 0
+    while offset is not None:
+        body = listed(client, limit=limit, offset=offset, **params)
+        assert body["count"] == len(body["patterns"]) <= limit
+        ids += [p["pattern_id"] for p in body["patterns"]]
+        totals.append(body["total"])
+        offset = body["next_offset"]
+        assert offset is None or offset == len(ids)
+    return ids, totals
+
+
+@pytest.mark.parametrize("params", [{}, {"type": "sequence"}, {"entity": "light.kitchen"},
+                                    {"entity": 'odd "name"', "min_confidence": 0.5}])
+def test_pages_cover_every_pattern_once_in_order(app: FastAPI, client: TestClient,
+                                                  params: dict[str, Any]) -> None:
+    store_patterns(app, many_patterns())
+    whole = listed(client, **params)
+    expected = [p["pattern_id"] for p in whole["patterns"]]
+    assert whole["total"] == whole["count"] == len(expected) and whole["next_offset"] is None
+    assert 0 < len(expected) and len(set(expected)) == len(expected)
+    order = [(-p["confidence"], p["pattern_id"]) for p in whole["patterns"]]
+    assert order == sorted(order)
+    for limit in (1, 4, len(expected), 1000):
+        ids, totals = paged(client, limit, **params)
+        assert ids == expected
+        assert set(totals) == {len(expected)}
+
+
+def test_a_page_says_total_and_next_offset(app: FastAPI, client: TestClient) -> None:
+    store_patterns(app, many_patterns(23))
+    first = listed(client, limit=10)
+    assert (first["count"], first["total"], first["next_offset"]) == (10, 23, 10)
+    last = listed(client, limit=10, offset=20)
+    assert (last["count"], last["total"], last["next_offset"]) == (3, 23, None)
+    exact = listed(client, limit=10, offset=13)
+    assert (exact["count"], exact["total"], exact["next_offset"]) == (10, 23, None)
+    beyond = listed(client, limit=10, offset=40)
+    assert (beyond["patterns"], beyond["total"], beyond["next_offset"]) == ([], 23, None)
+    rest = listed(client, offset=20)  # no limit: everything after the offset
+    assert (rest["count"], rest["total"], rest["next_offset"]) == (3, 23, None)
+    assert listed(client, offset=30)["total"] == 23
+
+
+def test_a_cached_page_follows_a_new_detection(app: FastAPI, client: TestClient) -> None:
+    store_patterns(app, many_patterns(23))
+    assert listed(client, limit=5, offset=5)["total"] == 23
+    store_patterns(app, many_patterns(7), NOW + dt.timedelta(days=1))
+    body = listed(client, limit=5, offset=5)
+    assert (body["count"], body["total"], body["next_offset"]) == (2, 7, None)
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": -3}, "limit"),
+    ({"limit": "ten"}, "limit"), ({"offset": -1}, "offset"), ({"offset": "x"}, "offset"),
+    ({"limit": 10, "offset": -5}, "offset"),
+])
+def test_a_bad_page_is_422_naming_the_field(client: TestClient, params: dict[str, Any],
+                                            field: str) -> None:
+    response = client.get(PATTERNS, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert field in response.json()["error"]
+
+
+def expected_facets(patterns: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    types: dict[str, int] = {}
+    entities: dict[str, int] = {}
+    for p in patterns:
+        types[p["type"]] = types.get(p["type"], 0) + 1
+        for name in set(p["entities"]):
+            entities[name] = entities.get(name, 0) + 1
+    return {"types": types, "entities": entities}
+
+
+@pytest.mark.parametrize("least", [None, 0.5, 0.9, 1.0])
+def test_facets_count_the_full_list(app: FastAPI, client: TestClient,
+                                    least: float | None) -> None:
+    store_patterns(app, many_patterns())
+    params = {} if least is None else {"min_confidence": least}
+    response = client.get(f"{PATTERNS}/facets", params=params)
+    assert response.status_code == 200, response.text
+    facets = response.json()
+    assert facets == expected_facets(listed(client, **params)["patterns"])
+    counts = list(facets["types"].values())
+    assert counts == sorted(counts, reverse=True)
+    for name, n in facets["entities"].items():
+        assert listed(client, entity=name, **params)["total"] == n
+    if least == 1.0:
+        assert facets == {"types": {}, "entities": {}}
+
+
+def test_facets_check_the_confidence_and_the_key(app: FastAPI, client: TestClient) -> None:
+    response = client.get(f"{PATTERNS}/facets", params={"min_confidence": 2})
+    assert response.status_code == 422 and response.json()["field"] == "min_confidence"
+    store_patterns(app, STORED)
+    key = add_key(app, "read")
+    assert client.get(f"{PATTERNS}/facets").status_code == 401
+    response = client.get(f"{PATTERNS}/facets", headers={"Authorization": f"Bearer {key}"})
+    assert response.json() == {"types": {"time_of_day": 1, "cooccurrence": 1},
+                               "entities": {"light.kitchen": 2, "light.hall": 1}}

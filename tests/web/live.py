@@ -86,13 +86,16 @@ class LiveServer:
             self.process.wait(timeout=10)
 
 
-def start_server(db: Path, workdir: Path, extra_env: dict[str, str] | None = None
-                 ) -> LiveServer:
+def start_server(db: Path, workdir: Path, extra_env: dict[str, str] | None = None,
+                 scheduler: bool = True) -> LiveServer:
     """Start ``vigil serve`` on a free port; return once ``/healthz`` answers and the
-    start-up jobs are done."""
+    start-up jobs are done (``scheduler=False``: no jobs run, e.g. none replaces the stored
+    patterns)."""
     port = free_port()
     log = workdir / f"serve-{port}.log"
     env = vigil_env({"VIGIL_UPLOAD_DIR": str(workdir / f"uploads-{port}"), **(extra_env or {})})
+    if not scheduler:
+        env["VIGIL_SCHEDULER"] = "off"
     with log.open("wb") as out:
         process = subprocess.Popen([str(VIGIL), "serve", "--port", str(port), "--db", str(db)],
                                    stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -106,7 +109,7 @@ def start_server(db: Path, workdir: Path, extra_env: dict[str, str] | None = Non
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
             continue
-        if _startup_jobs_done(server):
+        if not scheduler or _startup_jobs_done(server):
             return server
         time.sleep(0.2)
     server.stop()

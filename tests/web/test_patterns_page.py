@@ -3,8 +3,10 @@ filters live in the URL, the evidence is shown, and an empty database says what 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page
+
+from vigil.patterns.base import Pattern
+from vigil.store import open_store
 
 from .conftest import open_page, wait_ready
 from .live import LiveServer, start_server
@@ -26,9 +31,12 @@ def api_patterns(live: LiveServer, **filters: str) -> list[dict[str, Any]]:
 
 
 def shown_ids(page: Page) -> list[str]:
-    """Every pattern of the list (pressing "Show more" while it is offered)."""
+    """Every pattern of the list (pressing "Show more", which fetches the next page, while
+    it is offered)."""
     while page.locator("#show-more").is_visible():
+        before = page.locator(ROWS).count()
         page.click("#show-more")
+        page.wait_for_function(f"document.querySelectorAll({ROWS!r}).length > {before}")
     ids: list[str] = page.locator(ROWS).evaluate_all("rs => rs.map(r => r.dataset.patternId)")
     return ids
 
@@ -171,3 +179,72 @@ def test_an_empty_database_says_how_patterns_come(page: Page,
                     "vigil ingest --format ha-history"):
         assert command in message
     assert page.locator(ROWS).count() == 0
+
+
+def test_the_list_comes_a_page_at_a_time_and_the_chips_from_the_facets(
+        page: Page, live: LiveServer, patterns: list[dict[str, Any]]) -> None:
+    requested: list[dict[str, list[str]]] = []
+    page.on("request", lambda r: requested.append(urllib.parse.parse_qs(
+        urllib.parse.urlsplit(r.url).query)) if "/api/v1/patterns?" in r.url else None)
+    open_page(page, live, "patterns")
+    assert page.locator(ROWS).count() == min(100, len(patterns))
+    assert requested == [{"limit": ["100"]}]
+    facets = live.get("/api/v1/patterns/facets")
+    chips = page.locator("#pattern-types button.chip").evaluate_all(
+        "bs => bs.map(b => [b.dataset.type, b.textContent])")
+    assert [t for t, _ in chips] == sorted(facets["types"], key=lambda t: -facets["types"][t])
+    for kind, text in chips:
+        assert text.endswith(f" {facets['types'][kind]:,}")
+    assert sum(facets["types"].values()) == len(patterns)
+    shown = page.locator("#pattern-shown").inner_text()
+    assert shown == f"{min(100, len(patterns)):,} of {len(patterns):,} shown"
+    assert shown_ids(page) == pattern_ids(patterns)
+    offsets = [int(q["offset"][0]) for q in requested[1:]]
+    assert offsets == list(range(100, len(patterns), 100))
+
+
+MANY = 230
+
+
+@pytest.fixture(scope="module")
+def many_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server holding more patterns than one page: started once (its start-up jobs ran),
+    stopped, given ``MANY`` patterns, and started again (its jobs have caught up)."""
+    workdir: Path = tmp_path_factory.mktemp("many-patterns")
+    db = workdir / "vigil.duckdb"
+    start_server(db, workdir).stop()
+    day = dt.date(2026, 3, 1)
+    store = open_store(str(db))
+    try:
+        store.replace_patterns([Pattern(
+            type=("time_of_day", "sequence")[i % 2], key=f"k{i:03d}",
+            entities=(f"light.l{i % 7}",), confidence=0.5 + (i % 10) / 20,
+            description=f"pattern {i}", evidence={"days_observed": 5}, first_seen=day,
+            last_seen=day) for i in range(MANY)], day, dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
+    finally:
+        store.close()
+    server = start_server(db, workdir, scheduler=False)
+    yield server
+    server.stop()
+
+
+def test_show_more_fetches_the_next_page(page: Page, many_server: LiveServer) -> None:
+    expected = pattern_ids(api_patterns(many_server))
+    assert len(expected) == MANY
+    offsets: list[str] = []
+    page.on("request", lambda r: offsets.extend(urllib.parse.parse_qs(
+        urllib.parse.urlsplit(r.url).query).get("offset", [])))
+    open_page(page, many_server, "patterns")
+    assert page.locator(ROWS).count() == 100 and offsets == []
+    assert page.inner_text("#pattern-shown") == f"100 of {MANY} shown"
+    assert shown_ids(page) == expected
+    assert offsets == ["100", "200"]
+    assert page.inner_text("#pattern-shown") == f"{MANY} of {MANY} shown"
+    assert not page.locator("#show-more").is_visible()
+    kinds = page.locator("#pattern-types button.chip").evaluate_all(
+        "bs => bs.map(b => b.dataset.type)")
+    assert sorted(kinds) == ["sequence", "time_of_day"]
+    options = page.locator("#filter-entity option").evaluate_all(
+        "os => os.map(o => o.textContent).filter((t, i) => i > 0)")
+    facets = many_server.get("/api/v1/patterns/facets")["entities"]
+    assert options == [f"{name} ({n})" for name, n in sorted(facets.items())]

@@ -41,6 +41,17 @@ def _checked(type: str | None, min_confidence: float | None) -> None:
                        "min_confidence")
 
 
+MAX_LIMIT = 1000
+
+
+def _checked_page(limit: int | None, offset: int) -> None:
+    """422 naming the field for a page size outside 1..1000 or a negative offset."""
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}, not {limit}", "limit")
+    if offset < 0:
+        raise ApiError(422, f"offset must be 0 or more, not {offset}", "offset")
+
+
 @router.get("", dependencies=[Depends(require("read"))])
 def list_patterns(
     type: str | None = Query(None, description="only patterns of this detector "
@@ -50,20 +61,54 @@ def list_patterns(
                                "(a source or item id, e.g. light.kitchen)"),
     min_confidence: float | None = Query(None, description="only patterns at least this "
                                          "confident (0 to 1)"),
+    limit: int | None = Query(None, description="at most this many patterns (1 to 1000; "
+                              "all when not given)"),
+    offset: int = Query(0, description="skip this many patterns first (the previous "
+                        "page's next_offset)"),
     state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """The patterns of the latest detection, most confident first: each with its type,
     entities, confidence, description, evidence, first and last day seen, the window's
-    last day and when it was detected."""
+    last day and when it was detected. ``total`` counts every pattern matching the filters,
+    ``next_offset`` is where the next page starts (null on the last page)."""
     _checked(type, min_confidence)
+    _checked_page(limit, offset)
     entity = entity or None
 
     def compute() -> dict[str, Any]:
-        found = state.store.list_patterns(type=type, entity=entity,
-                                          min_confidence=min_confidence)
-        return {"patterns": to_jsonable_python(found), "count": len(found)}
+        store = state.store
+        found = store.list_patterns(type=type, entity=entity, min_confidence=min_confidence,
+                                    limit=limit, offset=offset)
+        last_page = limit is None or len(found) < limit
+        if last_page and (found or offset == 0):  # the page ends where the matches end
+            total = offset + len(found)
+        else:
+            total = store.count_patterns(type=type, entity=entity,
+                                         min_confidence=min_confidence)
+        end = offset + len(found)
+        return {"patterns": to_jsonable_python(found), "count": len(found), "total": total,
+                "next_offset": end if found and end < total else None}
 
-    key = "patterns|" + orjson.dumps([type, entity, min_confidence]).decode()
+    key = "patterns|" + orjson.dumps([type, entity, min_confidence, limit, offset]).decode()
     result: dict[str, Any] = state.cache.get_or_compute(key, compute,
                                                         state.settings.cache_ttl_seconds)
+    return result
+
+
+@router.get("/facets", dependencies=[Depends(require("read"))])
+def pattern_facets(
+    min_confidence: float | None = Query(None, description="only patterns at least this "
+                                         "confident (0 to 1)"),
+    state: AppState = Depends(app_state),
+) -> dict[str, dict[str, int]]:
+    """How many patterns of the latest detection there are per type and per entity (a
+    pattern counts once for each entity it involves), most first."""
+    _checked(None, min_confidence)
+
+    def compute() -> dict[str, dict[str, int]]:
+        return state.store.pattern_facets(min_confidence=min_confidence)
+
+    key = "patterns-facets|" + orjson.dumps([min_confidence]).decode()
+    result: dict[str, dict[str, int]] = state.cache.get_or_compute(
+        key, compute, state.settings.cache_ttl_seconds)
     return result

@@ -389,6 +389,17 @@ class Store(Protocol):
         ...
 
     def list_patterns(self, type: str | None = None, entity: str | None = None,
-                      min_confidence: float | None = None) -> list[dict[str, Any]]:
-        """The stored patterns matching the filters, most confident first, then by id."""
+                      min_confidence: float | None = None, limit: int | None = None,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """The stored patterns matching the filters, most confident first, then by id (at
+        most ``limit`` after the first ``offset``)."""
+        ...
+
+    def count_patterns(self, type: str | None = None, entity: str | None = None,
+                       min_confidence: float | None = None) -> int:
+        """How many stored patterns match the filters."""
+        ...
+
+    def pattern_facets(self, min_confidence: float | None = None) -> dict[str, dict[str, int]]:
+        """Stored patterns (at least this confident) per ``types`` and per ``entities``."""
         ...

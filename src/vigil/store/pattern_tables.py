@@ -20,6 +20,7 @@ from vigil.store.sqlaccess import SqlAccess
 
 if TYPE_CHECKING:
     from vigil.patterns.base import Pattern
+    from vigil.store.sql import Dialect
 
 __all__ = ["PATTERN_COLUMNS", "PatternTables"]
 
@@ -69,6 +70,8 @@ def _staged(patterns: Sequence[Pattern], window_end: dt.date) -> pa.Table:
 class PatternTables(SqlAccess):
     """The patterns table, shared by the SQL stores; see the module docstring."""
 
+    dialect: Dialect
+
     @abstractmethod
     def _load_temp_table(self, name: str, columns: str, data: pa.Table) -> None:
         """Make temp table ``name`` hold just ``data``, in the current transaction."""
@@ -94,24 +97,66 @@ class PatternTables(SqlAccess):
         return int(staged.num_rows)
 
     def list_patterns(self, type: str | None = None, entity: str | None = None,
-                      min_confidence: float | None = None) -> list[dict[str, Any]]:
+                      min_confidence: float | None = None, limit: int | None = None,
+                      offset: int = 0) -> list[dict[str, Any]]:
         """The stored patterns (of one type, naming one entity, at least this confident),
-        most confident first, then by id."""
+        most confident first, then by id; at most ``limit`` of them after the first
+        ``offset``."""
+        where, params = self._pattern_filters(type, entity, min_confidence)
+        page = ""
+        if limit is not None or offset:
+            page = " LIMIT ? OFFSET ?" if limit is not None else " OFFSET ?"
+            params = [*params, *([limit] if limit is not None else []), offset]
+        rows = self._rows(f"SELECT {', '.join(PATTERN_COLUMNS)} FROM patterns WHERE {where} "
+                          f"ORDER BY confidence DESC, pattern_id{page}", params)
+        return [_pattern(row) for row in rows]
+
+    def count_patterns(self, type: str | None = None, entity: str | None = None,
+                       min_confidence: float | None = None) -> int:
+        """How many stored patterns match the filters of :meth:`list_patterns`."""
+        where, params = self._pattern_filters(type, entity, min_confidence)
+        [(count,)] = self._rows(f"SELECT count(*) FROM patterns WHERE {where}", params)
+        return int(count)
+
+    def pattern_facets(self, min_confidence: float | None = None) -> dict[str, dict[str, int]]:
+        """How many stored patterns (at least this confident) there are per type and per
+        entity they involve, most first, then by name."""
+        where, params = self._pattern_filters(None, None, min_confidence)
+        types = self._rows(f"SELECT type, count(*) AS n FROM patterns WHERE {where} "
+                           "GROUP BY type ORDER BY n DESC, type", params)
+        unnest = _ENTITY_SQL[self.dialect.name][1]
+        entities = self._rows(
+            f"SELECT entity, count(DISTINCT pattern_id) AS n FROM (SELECT pattern_id, "
+            f"{unnest} AS entity FROM patterns WHERE {where}) AS named "
+            "GROUP BY entity ORDER BY n DESC, entity", params)
+        return {"types": {str(t): int(n) for t, n in types},
+                "entities": {str(e): int(n) for e, n in entities}}
+
+    def _pattern_filters(self, type: str | None, entity: str | None,
+                         min_confidence: float | None) -> tuple[str, list[Any]]:
+        """The WHERE condition (``?`` placeholders) and values of the pattern filters."""
         clauses: list[str] = ["TRUE"]
         params: list[Any] = []
         if type is not None:
             clauses.append("type = ?")
             params.append(type)
+        if entity is not None:
+            clauses.append(_ENTITY_SQL[self.dialect.name][0])
+            params.append(entity)
         if min_confidence is not None:
             clauses.append("confidence >= ?")
             params.append(min_confidence)
-        rows = self._rows(f"SELECT {', '.join(PATTERN_COLUMNS)} FROM patterns "
-                          f"WHERE {' AND '.join(clauses)} "
-                          "ORDER BY confidence DESC, pattern_id", params)
-        found = [_pattern(row) for row in rows]
-        # Entities are a JSON list, which the two engines search differently; the table
-        # holds one detection (hundreds of rows), so the match is made here.
-        return [p for p in found if entity is None or entity in p["entities"]]
+        return " AND ".join(clauses), params
+
+
+# Per engine: the predicate "the JSON list ``entities`` holds the bound entity", and the
+# entities of a row, one per row (a set-returning expression).
+_ENTITY_SQL = {
+    "duckdb": ("list_contains(from_json(entities, '[\"VARCHAR\"]'), ?)",
+               "unnest(from_json(entities, '[\"VARCHAR\"]'))"),
+    "postgresql": ("jsonb_exists(CAST(entities AS jsonb), ?)",
+                   "jsonb_array_elements_text(CAST(entities AS jsonb))"),
+}
 
 
 def _pattern(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 // Patterns: the routines the detectors found, most confident first, filtered by type, entity
-// and least confidence (all kept in the URL), each with its entities and evidence.
+// and least confidence (all kept in the URL), each with its entities and evidence. The list
+// comes a page at a time; the type chips and the entity choice come from the facets.
 
 import { ApiError, get } from "../api.js";
 import { cardBody, empty, failed, fill, h, section } from "../dom.js";
@@ -21,7 +22,7 @@ export async function render(root, ctx) {
   const filters = pageFilters(ctx.params);
   const bar = root.appendChild(h("div", { class: "card filter-card", id: "pattern-filters" }));
   const list = cardBody(root, "Patterns", "pattern-list");
-  drawFilters(bar, filters, []);
+  drawFilters(bar, filters, {});
   if (filters.problem) {
     failed(list, new ApiError(null, filters.problem.message, filters.problem.field));
     return;
@@ -48,15 +49,13 @@ function pageFilters(params) {
 const anyFilter = (filters) => Boolean(filters.type || filters.entity || filters.minConfidence);
 const clearFilters = () => setParams({ type: null, entity: null, min_confidence: null });
 
-function drawFilters(bar, filters, all) {
+/** The filter bar; ``entities`` = {entity: patterns} (the facets, so every entity shows). */
+function drawFilters(bar, filters, entities) {
   const type = h("select", { id: "filter-type" }, h("option", { value: "" }, "All types"),
     Object.entries(TYPES).map(([value, text]) => h("option",
       { value, selected: value === filters.type }, text)));
   type.addEventListener("change", () => setParams({ type: type.value || null }));
-  const counts = {};
-  for (const pattern of all) {
-    for (const entity of pattern.entities) counts[entity] = (counts[entity] || 0) + 1;
-  }
+  const counts = { ...entities };
   if (filters.entity && !(filters.entity in counts)) counts[filters.entity] = 0;
   const entity = h("select", { id: "filter-entity" }, h("option", { value: "" }, "All entities"),
     Object.keys(counts).sort().map((name) => h("option",
@@ -77,19 +76,21 @@ function drawFilters(bar, filters, all) {
       style: "padding:2px 10px", onclick: clearFilters }, "Clear filters") : null);
 }
 
+/** The first page of the matching patterns, and the counts of all patterns per type and
+ * entity; "Show more" fetches the next page. */
 async function drawPatterns(element, bar, ctx, filters) {
   const query = { type: filters.type, entity: filters.entity,
-    min_confidence: filters.minConfidence };
-  const [all, found] = await Promise.all([get("/api/v1/patterns"),
-    anyFilter(filters) ? get("/api/v1/patterns", query) : null]);
-  const patterns = (found || all).patterns;
-  drawFilters(bar, filters, all.patterns);
-  if (!all.patterns.length) {
+    min_confidence: filters.minConfidence, limit: SHOW };
+  const [facets, first] = await Promise.all([get("/api/v1/patterns/facets"),
+    get("/api/v1/patterns", query)]);
+  const everything = Object.values(facets.types).reduce((sum, n) => sum + n, 0);
+  drawFilters(bar, filters, facets.entities);
+  if (!everything) {
     drawNone(element, ctx);
     return;
   }
-  if (!patterns.length) {
-    empty(element, `No patterns match these filters (of ${int(all.count)} patterns).`,
+  if (!first.patterns.length) {
+    empty(element, `No patterns match these filters (of ${int(everything)} patterns).`,
       "Choose another type or entity, or a lower confidence — or ",
       h("button", { type: "button", class: "secondary", onclick: clearFilters },
         "clear the filters"), ".");
@@ -99,18 +100,31 @@ async function drawPatterns(element, bar, ctx, filters) {
   const body = h("tbody", {});
   const more = h("button", { type: "button", class: "secondary", id: "show-more" }, "Show more");
   const note = h("span", { class: "muted", id: "pattern-shown" });
-  const open = patterns.length <= 5;
-  const add = () => {
-    const next = patterns.slice(body.rows.length, body.rows.length + SHOW);
-    body.append(...next.map((p) => patternRow(p, sources, open)));
-    note.textContent = `${int(body.rows.length)} of ${int(patterns.length)} shown`
-      + (found ? ` (${int(all.count)} patterns in all)` : "");
-    more.hidden = body.rows.length >= patterns.length;
+  const open = first.total <= 5;
+  let total = first.total;
+  let next = null;
+  const add = (page) => {
+    body.append(...page.patterns.map((p) => patternRow(p, sources, open)));
+    total = page.total;
+    next = page.next_offset;
+    note.textContent = `${int(body.rows.length)} of ${int(total)} shown`
+      + (anyFilter(filters) ? ` (${int(everything)} patterns in all)` : "");
+    more.hidden = next === null;
   };
-  more.addEventListener("click", add);
-  const newest = patterns[0];
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      add(await get("/api/v1/patterns", { ...query, offset: next }));
+    } catch (error) {
+      console.warn("could not load more patterns", error);
+      note.textContent = `Could not load more patterns: ${error.message}`;
+    } finally {
+      more.disabled = false;
+    }
+  });
+  const newest = first.patterns[0];
   fill(element,
-    typeSummary(all.patterns, filters.type),
+    typeSummary(facets.types, everything, filters.type),
     h("table", { id: "patterns-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "Pattern"), h("th", {}, "Entities"),
         h("th", {}, "Confidence"), h("th", {}, "Seen (local days)"), h("th", {}, "Evidence"))),
@@ -119,7 +133,7 @@ async function drawPatterns(element, bar, ctx, filters) {
     h("p", { class: "muted" }, `Detected ${localTime(newest.detected_at, "UTC")} UTC from the `,
       `days up to ${newest.window_end}. `, "The nightly ", h("code", {}, "patterns"),
       " job refreshes them; run ", h("code", {}, "vigil rollup run patterns"), " to do it now."));
-  add();
+  add(first);
 }
 
 function drawNone(element, ctx) {
@@ -130,13 +144,12 @@ function drawNone(element, ctx) {
     "with ", h("code", {}, "vigil ingest --format ha-history history.csv"), ".");
 }
 
-/** How many patterns of each type, as chips that filter by that type. */
-function typeSummary(all, active) {
-  const counts = {};
-  for (const pattern of all) counts[pattern.type] = (counts[pattern.type] || 0) + 1;
+/** How many patterns of each type (``types`` = {type: patterns}), as chips that filter by
+ * that type. */
+function typeSummary(types, everything, active) {
   return h("p", { class: "actions", id: "pattern-types", style: "align-items:center" },
-    h("span", { class: "muted" }, `${int(all.length)} patterns:`),
-    Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([type, n]) => h("button", {
+    h("span", { class: "muted" }, `${int(everything)} patterns:`),
+    Object.entries(types).sort((a, b) => b[1] - a[1]).map(([type, n]) => h("button", {
       type: "button", class: "chip", "data-type": type, "aria-pressed": String(type === active),
       style: type === active ? "background:var(--accent);color:#fff" : null,
       onclick: () => setParams({ type: type === active ? null : type }),
