@@ -44,14 +44,6 @@ def _checked(type: str | None, min_confidence: float | None) -> None:
 MAX_LIMIT = 1000
 
 
-def _checked_page(limit: int | None, offset: int) -> None:
-    """422 naming the field for a page size outside 1..1000 or a negative offset."""
-    if limit is not None and not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}, not {limit}", "limit")
-    if offset < 0:
-        raise ApiError(422, f"offset must be 0 or more, not {offset}", "offset")
-
-
 @router.get("", dependencies=[Depends(require("read"))])
 def list_patterns(
     type: str | None = Query(None, description="only patterns of this detector "
@@ -61,9 +53,9 @@ def list_patterns(
                                "(a source or item id, e.g. light.kitchen)"),
     min_confidence: float | None = Query(None, description="only patterns at least this "
                                          "confident (0 to 1)"),
-    limit: int | None = Query(None, description="at most this many patterns (1 to 1000; "
-                              "all when not given)"),
-    offset: int = Query(0, description="skip this many patterns first (the previous "
+    limit: int | None = Query(None, ge=1, le=MAX_LIMIT, description="at most this many "
+                              "patterns (1 to 1000; all when not given)"),
+    offset: int = Query(0, ge=0, description="skip this many patterns first (the previous "
                         "page's next_offset)"),
     state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
@@ -72,7 +64,6 @@ def list_patterns(
     last day and when it was detected. ``total`` counts every pattern matching the filters,
     ``next_offset`` is where the next page starts (null on the last page)."""
     _checked(type, min_confidence)
-    _checked_page(limit, offset)
     entity = entity or None
 
     def compute() -> dict[str, Any]:
