@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from vigil.api import create_app
+from vigil.config import load_settings
 from vigil.keys import hash_key, new_key
 
 EVENTS = "/api/v1/events"
@@ -55,3 +60,13 @@ def wait_upload(client: TestClient, upload_id: str, timeout: float = 30.0) -> di
             return body
         assert time.monotonic() < deadline, f"upload still {body['status']} after {timeout}s"
         time.sleep(0.05)
+
+
+@contextmanager
+def quiet_service(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The service with neither the anomaly detector nor the scheduled jobs committing in
+    the background (each commit empties the analytics cache)."""
+    settings = load_settings(db=store_url, upload_dir=str(tmp_path / "up"),
+                             detect_anomalies=False, scheduler=False)
+    with TestClient(create_app(settings)) as opened:
+        yield opened

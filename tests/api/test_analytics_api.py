@@ -11,10 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from vigil.api import create_app
-from vigil.config import load_settings
-
-from .helpers import EVENTS, add_key
+from .helpers import EVENTS, add_key, quiet_service
 
 API = "/api/v1/analytics"
 MINUTE = 60_000
@@ -204,9 +201,7 @@ def test_sessions_pages(visited: TestClient) -> None:
 def quiet(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The service with the visits stored and neither the anomaly detector nor the
     scheduled jobs committing in the background (each commit empties the cache)."""
-    settings = load_settings(db=store_url, upload_dir=str(tmp_path / "up"),
-                             detect_anomalies=False, scheduler=False)
-    with TestClient(create_app(settings)) as opened:
+    with quiet_service(store_url, tmp_path) as opened:
         post(opened, VISITS)
         yield opened
 

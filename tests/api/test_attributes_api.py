@@ -13,10 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from vigil.api import create_app
-from vigil.config import load_settings
-
-from .helpers import EVENTS, add_key
+from .helpers import EVENTS, add_key, quiet_service
 
 URL = "/api/v1/analytics/attributes"
 AGES = ("18-24", "25-34", "35-44", "45-54")
@@ -96,9 +93,7 @@ def get(client: TestClient, **params: Any) -> dict[str, Any]:
 @pytest.fixture
 def quiet(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The service with the visits stored and nothing committing in the background."""
-    settings = load_settings(db=store_url, upload_dir=str(tmp_path / "up"),
-                             detect_anomalies=False, scheduler=False)
-    with TestClient(create_app(settings)) as opened:
+    with quiet_service(store_url, tmp_path) as opened:
         post(opened, EVENTS_POSTED)
         yield opened
 
